@@ -1,0 +1,94 @@
+"""The CLIP vision tower (open_clip) and its image preprocessing, built from one config.
+
+Config (the same dict is used by the model and by the data pipeline)::
+
+    vision_encoder = dict(
+        name='ViT-L-14',      # an open_clip model name (or a new name with model_cfg)
+        pretrained=None,      # None, a local weights file, or an open_clip tag ('openai')
+        model_cfg=None,       # a CLIP config dict for towers open_clip does not know
+        quick_gelu=None,      # None: True for the 'openai' tag, else open_clip's default
+    )
+"""
+from __future__ import annotations
+
+import os
+
+import open_clip
+from torch import nn
+
+__all__ = ['build_vision_encoder', 'build_image_transform', 'vision_width']
+
+_OPENAI_TAG = 'openai'
+
+
+def _model_cfg(cfg: dict) -> dict:
+    if cfg.get('model_cfg') is not None:
+        return dict(cfg['model_cfg'])
+    model_cfg = open_clip.get_model_config(cfg['name'])
+    if model_cfg is None:
+        raise ValueError(
+            f"open_clip has no model named {cfg['name']!r}; give `model_cfg` for a custom tower "
+            f'(known: {", ".join(open_clip.list_models()[:8])}, ...)')
+    return model_cfg
+
+
+def vision_width(cfg: dict) -> int:
+    """Width of the patch tokens the tower outputs (the perceiver's ``dim``)."""
+    return int(_model_cfg(cfg)['vision_cfg']['width'])
+
+
+def _quick_gelu(cfg: dict) -> bool:
+    if cfg.get('quick_gelu') is not None:
+        return bool(cfg['quick_gelu'])
+    return cfg.get('pretrained') == _OPENAI_TAG
+
+
+def build_vision_encoder(cfg: dict) -> nn.Module:
+    """Build the open_clip visual tower that returns patch tokens.
+
+    Args:
+        cfg (dict): See the module docstring.
+
+    Returns:
+        nn.Module: ``CLIP.visual`` with ``output_tokens=True``; calling it returns
+        ``(pooled, tokens)`` with tokens of shape ``(B, num_patches, width)``.
+    """
+    pretrained = cfg.get('pretrained')
+    if cfg.get('model_cfg') is not None:
+        model_cfg = dict(cfg['model_cfg'])
+        model_cfg.setdefault('quick_gelu', _quick_gelu(cfg))
+        clip = open_clip.CLIP(**model_cfg)
+        if pretrained:
+            open_clip.load_checkpoint(clip, pretrained, strict=True, weights_only=True)
+    else:
+        if pretrained and pretrained != _OPENAI_TAG and not os.path.isfile(pretrained):
+            tags = open_clip.list_pretrained_tags_by_model(cfg['name'])
+            if pretrained not in tags:
+                raise FileNotFoundError(
+                    f'vision encoder weights {pretrained!r} not found: give a local file, '
+                    f'None, or an open_clip tag of {cfg["name"]} ({", ".join(tags)})')
+        clip = open_clip.create_model(
+            cfg['name'], pretrained=pretrained, force_quick_gelu=_quick_gelu(cfg),
+            weights_only=True)
+    visual = clip.visual
+    visual.output_tokens = True
+    return visual
+
+
+def build_image_transform(cfg: dict):
+    """The tower's own evaluation preprocessing (resize, centre crop, normalise).
+
+    Args:
+        cfg (dict): The vision encoder config.
+
+    Returns:
+        A callable mapping an RGB ``PIL.Image`` to a ``(3, H, W)`` float tensor.
+    """
+    image_size = _model_cfg(cfg)['vision_cfg']['image_size']
+    mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
+    tag = cfg.get('pretrained')
+    if cfg.get('model_cfg') is None and tag and not os.path.isfile(str(tag)):
+        pcfg = open_clip.get_pretrained_cfg(cfg['name'], tag) or {}
+        mean, std = pcfg.get('mean', mean), pcfg.get('std', std)
+    mean, std = cfg.get('mean', mean), cfg.get('std', std)
+    return open_clip.image_transform(image_size, is_train=False, mean=mean, std=std)

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv and install mmgpt into it.
+#   bash tools/setup_env.sh            # runtime + tests
+# Idempotent: a second run only checks that everything is present (a few seconds).
+# torch/torchvision are pinned exactly and open-flamingo is installed without its
+# torch==2.0.1 pin; requirements/*.txt say why.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${MMGPT_VENV:-.venv}
+PY=${PYTHON:-python3}
+stamp="$VENV/.mmgpt-installed"
+reqs=(requirements/torch.txt requirements/runtime.txt requirements/tests.txt
+      requirements/open_flamingo.txt setup.py)
+if [ -f "$stamp" ] && [ -z "$(find "${reqs[@]}" -newer "$stamp" 2>/dev/null)" ]; then
+  exit 0
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating virtual environment in $VENV"
+  "$PY" -m venv "$VENV"
+fi
+pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+echo "[setup] installing torch, runtime and test requirements (first time: about 2 minutes)"
+"${pip[@]}" install -q -r requirements/torch.txt -r requirements/runtime.txt \
+  -r requirements/tests.txt
+echo "[setup] installing open-flamingo without its torch pin"
+"${pip[@]}" install -q --no-deps -r requirements/open_flamingo.txt
+echo "[setup] installing mmgpt (editable)"
+"${pip[@]}" install -q --no-deps --no-build-isolation -e .
+touch "$stamp"
+echo "[setup] done: $("$VENV/bin/python" -c 'import torch, transformers, mmengine, open_flamingo, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, mmengine {mmengine.__version__}, peft {peft.__version__}")')"
