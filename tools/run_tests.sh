@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 echo "[tests] ruff"
-.venv/bin/ruff check mmgpt tools tests configs
+.venv/bin/ruff check --output-format concise mmgpt tools tests configs
 echo "[tests] pytest"
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,31 @@
+# The recipe of configs/mmgpt_joint.py with the tiny model (random init, no download), for
+# CPU tests and smoke runs. It reads the same data/ tree as the paper's config; the tests
+# write a miniature of that tree (tests/test_engine/fixtures.py) and run from its folder:
+#   python tools/train.py configs/tiny/mmgpt_tiny_fixture.py --work-dir work_dirs/tiny
+_base_ = [
+    '../_base_/models/mmgpt_tiny.py',
+    '../_base_/datasets/mmgpt_joint_data.py',
+    '../_base_/schedules/mmgpt_1epoch.py',
+    '../_base_/default_runtime.py',
+]
+
+train_dataloader = dict(
+    num_workers=0, persistent_workers=False, pin_memory=False,
+    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
+    dataset=dict(pipeline=[
+        dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
+        dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=128),
+        dict(type='PackInputs'),
+    ]))
+
+# Same accumulation (16) as the paper; a short warm-up (2 updates = 32 iterations).
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=32),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+]
+optim_wrapper = dict(optimizer=dict(lr=1e-3))  # large enough to move the tiny weights
+default_hooks = dict(
+    logger=dict(interval=4),
+    checkpoint=dict(interval=16, max_keep_ckpts=2),
+)

@@ -1,0 +1,275 @@
+"""The unified instruction template of MultiModal-GPT, as data plus one renderer.
+
+Training, chat and evaluation all call :func:`render` (or :func:`chat_prompt`) and
+:func:`encode_segments`, so the model sees the same text everywhere. The text of the
+``'mmgpt'`` template (PAPER.md, Tables 1 and 2)::
+
+    <BOS>Below is an instruction that describes a task. Write a response that appropriately completes the request.
+
+    ### Image:
+    <image>
+
+    ### Instruction:
+    {instruction}
+
+    ### Input:
+    {input}
+
+    ### Response:
+    {response}<EOS>
+
+``### Image:`` appears only when the conversation has an image, ``### Input:`` only when
+the turn's input is non-empty; further turns repeat Instruction (Input) / Response.
+
+The ``'openflamingo'`` template is OpenFlamingo's plain caption form
+``<BOS><image>{response}<|endofchunk|><EOS>`` (instructions are ignored), used for
+caption pretraining.
+
+The renderer returns :class:`Segment` s: pieces of text with a ``supervised`` flag, and
+markers for the tokens that are not characters of the text (BOS, EOS, the media token and
+``<|endofchunk|>``). :func:`encode_segments` turns them into token ids and labels; the
+tokenizer itself never adds BOS or EOS, and ``<image>`` / ``</s>`` typed inside user
+text stay plain text (they are never parsed as special tokens).
+"""  # noqa: E501
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+__all__ = [
+    'Template', 'Segment', 'TEMPLATES', 'IGNORE_INDEX', 'BOS', 'EOS', 'MEDIA', 'EOC',
+    'get_template', 'render', 'chat_prompt', 'segments_to_text', 'encode_segments',
+    'get_stop_words',
+]
+
+#: Label value of tokens that do not count in the loss.
+IGNORE_INDEX = -100
+
+#: Kinds of special segments (tokens that are not characters of the text).
+BOS, EOS, MEDIA, EOC = 'bos', 'eos', 'media', 'eoc'
+
+_SYSTEM = ('Below is an instruction that describes a task. '
+           'Write a response that appropriately completes the request.')
+
+
+@dataclass(frozen=True)
+class Template:
+    """An instruction template, as data.
+
+    Args:
+        name (str): Name used in configs (``template='mmgpt'``).
+        style (str): ``'instruction'`` (system line and ``### `` sections) or
+            ``'plain'`` (OpenFlamingo's ``<image>text<|endofchunk|>``).
+        system (str): The system line after BOS. Defaults to the paper's.
+        image_header (str): Defaults to ``'### Image:'``.
+        instruction_header (str): Defaults to ``'### Instruction:'``.
+        input_header (str): Defaults to ``'### Input:'``.
+        response_header (str): Defaults to ``'### Response:'``.
+        section_sep (str): Text before every header. Defaults to ``'\\n\\n'``.
+        header_sep (str): Text after every header. Defaults to ``'\\n'``.
+        stop_words (tuple): Strings that end generation, besides EOS.
+    """
+
+    name: str
+    style: str = 'instruction'
+    system: str = _SYSTEM
+    image_header: str = '### Image:'
+    instruction_header: str = '### Instruction:'
+    input_header: str = '### Input:'
+    response_header: str = '### Response:'
+    section_sep: str = '\n\n'
+    header_sep: str = '\n'
+    stop_words: tuple = ('### Instruction:',)
+
+    def section(self, header: str, body: str = '') -> str:
+        """``section_sep + header + header_sep + body``."""
+        return f'{self.section_sep}{header}{self.header_sep}{body}'
+
+
+#: The templates a config may name.
+TEMPLATES = {
+    'mmgpt': Template(name='mmgpt'),
+    'openflamingo': Template(name='openflamingo', style='plain', system='',
+                             stop_words=('<|endofchunk|>',)),
+}
+
+
+class Segment(NamedTuple):
+    """A piece of the rendered sequence.
+
+    Args:
+        text (str): The text; empty for special segments.
+        supervised (bool): Whether its tokens count in the loss.
+        special (str, optional): ``'bos'``, ``'eos'``, ``'media'`` or ``'eoc'`` for a
+            single special token; None for text.
+        turn (int): The turn it belongs to (the system line and image belong to turn 0);
+            sequences are cut only between turns.
+    """
+
+    text: str
+    supervised: bool
+    special: str | None = None
+    turn: int = 0
+
+
+def get_template(template: str | Template) -> Template:
+    """Look a template up by name (a :class:`Template` passes through)."""
+    if isinstance(template, Template):
+        return template
+    if template not in TEMPLATES:
+        raise KeyError(f'unknown template {template!r}; known: {sorted(TEMPLATES)}')
+    return TEMPLATES[template]
+
+
+def _check_conversation(conversation: dict) -> list:
+    turns = conversation.get('turns')
+    if not turns:
+        raise ValueError(f'conversation {conversation.get("id", "")!r} has no turns')
+    return turns
+
+
+def _render_instruction(tpl: Template, conversation: dict, open_last: bool) -> list:
+    turns = _check_conversation(conversation)
+    segs = [Segment('', False, BOS), Segment(tpl.system, False)]
+    if conversation.get('image') is not None:
+        segs += [Segment(tpl.section(tpl.image_header), False), Segment('', False, MEDIA)]
+    for i, turn in enumerate(turns):
+        prompt = tpl.section(tpl.instruction_header, turn['instruction'])
+        if turn.get('input'):
+            prompt += tpl.section(tpl.input_header, turn['input'])
+        prompt += tpl.section(tpl.response_header)
+        segs.append(Segment(prompt, False, turn=i))
+        if open_last and i == len(turns) - 1:
+            break
+        segs += [Segment(turn['response'], True, turn=i), Segment('', True, EOS, turn=i)]
+    return segs
+
+
+def _render_plain(conversation: dict, open_last: bool) -> list:
+    turns = _check_conversation(conversation)
+    segs = [Segment('', False, BOS)]
+    if conversation.get('image') is not None:
+        segs.append(Segment('', False, MEDIA))
+    for i, turn in enumerate(turns):
+        if open_last and i == len(turns) - 1:
+            return segs
+        segs += [Segment(turn['response'], True, turn=i), Segment('', True, EOC, turn=i)]
+    segs.append(Segment('', True, EOS, turn=len(turns) - 1))
+    return segs
+
+
+def _merge(segments: list) -> list:
+    """Join neighbouring text segments of the same turn and supervision."""
+    out = []
+    for seg in segments:
+        prev = out[-1] if out else None
+        if (prev is not None and seg.special is None and prev.special is None
+                and prev.supervised == seg.supervised and prev.turn == seg.turn):
+            out[-1] = prev._replace(text=prev.text + seg.text)
+        elif seg.special is not None or seg.text:
+            out.append(seg)
+    return out
+
+
+def render(conversation: dict, template: str | Template = 'mmgpt',
+           add_generation_prompt: bool = False) -> list:
+    """Render a conversation into segments.
+
+    Args:
+        conversation (dict): ``dict(image=<path or None>, turns=[dict(instruction=...,
+            input=..., response=...), ...])``.
+        template (str | Template): ``'mmgpt'`` or ``'openflamingo'``. Defaults to
+            ``'mmgpt'``.
+        add_generation_prompt (bool): Stop after the last ``### Response:\\n`` (the last
+            turn's response and its EOS are left out; the response may be missing or
+            None). Defaults to False (the training form).
+
+    Returns:
+        list[Segment]: Segments in order; neighbouring text of the same turn and
+        supervision is merged, which fixes the units that are tokenized.
+    """
+    tpl = get_template(template)
+    if tpl.style == 'plain':
+        segs = _render_plain(conversation, add_generation_prompt)
+    else:
+        segs = _render_instruction(tpl, conversation, add_generation_prompt)
+    return _merge(segs)
+
+
+def chat_prompt(conversation: dict, template: str | Template = 'mmgpt') -> list:
+    """The prompt for generating the last turn's response (chat and evaluation).
+
+    Equal, segment for segment (and so token for token), to the training rendering of
+    the same conversation without its last response and that response's EOS.
+    """
+    return render(conversation, template, add_generation_prompt=True)
+
+
+def segments_to_text(segments: list, bos: str = '<BOS>', eos: str = '<EOS>',
+                     media: str = '<image>', eoc: str = '<|endofchunk|>') -> str:
+    """The rendered text, with special segments shown by placeholders.
+
+    Args:
+        segments (list[Segment]): From :func:`render`.
+        bos (str): Text shown for BOS. Defaults to ``'<BOS>'``.
+        eos (str): Text shown for EOS. Defaults to ``'<EOS>'``.
+        media (str): Text shown for the media token. Defaults to ``'<image>'``.
+        eoc (str): Text shown for end-of-chunk. Defaults to ``'<|endofchunk|>'``.
+    """
+    shown = {BOS: bos, EOS: eos, MEDIA: media, EOC: eoc}
+    return ''.join(shown[s.special] if s.special else s.text for s in segments)
+
+
+def _special_ids(tokenizer) -> dict:
+    from mmgpt.models.tokenizer import EOC_TOKEN, MEDIA_TOKEN
+
+    ids = {BOS: tokenizer.bos_token_id, EOS: tokenizer.eos_token_id,
+           MEDIA: tokenizer.convert_tokens_to_ids(MEDIA_TOKEN),
+           EOC: tokenizer.convert_tokens_to_ids(EOC_TOKEN)}
+    unk = getattr(tokenizer, 'unk_token_id', None)
+    for kind, tid in ids.items():
+        if tid is None or (tid == unk and kind in (MEDIA, EOC)):
+            raise ValueError(f'tokenizer has no id for the {kind!r} token; build it with '
+                             'mmgpt.models.build_tokenizer (adds the Flamingo tokens)')
+    return ids
+
+
+def encode_segments(segments: list, tokenizer, with_turns: bool = False):
+    """Tokenize segments and build the labels.
+
+    Each text segment is tokenized on its own (no BOS/EOS added, special-token strings
+    inside the text kept as text); each special segment becomes its one token id.
+
+    Args:
+        segments (list[Segment]): From :func:`render` or :func:`chat_prompt`.
+        tokenizer: A tokenizer from :func:`mmgpt.models.build_tokenizer`.
+        with_turns (bool): Also return the turn index of every token. Defaults to False.
+
+    Returns:
+        tuple: ``(input_ids, labels)`` lists of ints, labels equal to the ids on
+        supervised tokens and :data:`IGNORE_INDEX` elsewhere; plus ``turns`` when
+        ``with_turns``.
+    """
+    special = _special_ids(tokenizer)
+    ids, labels, turns = [], [], []
+    for seg in segments:
+        if seg.special is not None:
+            piece = [special[seg.special]]
+        else:
+            piece = tokenizer.encode(seg.text, add_special_tokens=False,
+                                     split_special_tokens=True)
+        ids += piece
+        labels += piece if seg.supervised else [IGNORE_INDEX] * len(piece)
+        turns += [seg.turn] * len(piece)
+    return (ids, labels, turns) if with_turns else (ids, labels)
+
+
+def get_stop_words(template: str | Template = 'mmgpt', eos_token: str | None = None) -> list:
+    """Strings that end generation: the template's stop words, then EOS if given.
+
+    Args:
+        template (str | Template): Defaults to ``'mmgpt'``.
+        eos_token (str, optional): The tokenizer's EOS string. Defaults to None.
+    """
+    words = list(get_template(template).stop_words)
+    return words + [eos_token] if eos_token else words

@@ -1,0 +1,114 @@
+"""Train a MultiModal-GPT config with MMEngine.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--cfg-options key=value ...] [--launcher none|pytorch|slurm]
+
+A single process needs no distributed environment variables; tools/dist_train.sh and
+tools/slurm_train.sh start one process per GPU (or per CPU rank, with gloo).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+from mmgpt.engine import MMGPTRunner  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv (list[str], optional): Arguments; defaults to ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description='Train a MultiModal-GPT model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where to save logs and checkpoints')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from CKPT, or without a value from the latest checkpoint of the '
+        'work dir (a fresh start when there is none)')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='mixed precision on GPU: bf16 autocast (optim_wrapper.dtype=float16 for fp16 '
+        'with a dynamic loss scaler), frozen weights stored in the same half precision')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_dataloader.num_workers=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch the optimizer wrapper to ``AmpOptimWrapper`` and halve the frozen weights.
+
+    bf16 by default; ``optim_wrapper.dtype='float16'`` selects fp16 with a dynamic loss
+    scaler (fp16 without one underflows). Only on GPU: MMEngine's AMP needs CUDA.
+
+    Args:
+        cfg (Config): The config, modified in place.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
+    wrapper = cfg.optim_wrapper
+    dtype = wrapper.get('dtype', 'bfloat16')
+    wrapper.type = 'AmpOptimWrapper'
+    wrapper.dtype = dtype
+    wrapper.loss_scale = 'dynamic' if dtype in ('float16', 'fp16') else None
+    if wrapper.loss_scale is None:
+        wrapper.pop('loss_scale')
+    cfg.frozen_dtype = dtype  # read by MMGPTRunner.wrap_model (mmgpt.engine.cast_frozen_to)
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command line into the config (mmpretrain's order of precedence).
+
+    Args:
+        cfg (Config): The loaded config.
+        args (argparse.Namespace): The parsed arguments.
+
+    Returns:
+        Config: The same config, updated.
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the runner from the config and train."""
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg = merge_args(cfg, args)
+    runner = MMGPTRunner.from_cfg(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
