@@ -308,7 +308,7 @@ class ConversationDataset(BaseDataset):
         if not files or not all(isinstance(f, str) and f for f in files):
             raise ValueError(f'{type(self).__name__}: ann_file must be a non-empty path or '
                              f'a list of them, got {ann_file!r}')
-        if sample is not None and (not isinstance(sample, int) or sample < 0):
+        if sample is not None and (type(sample) is not int or sample < 0):
             raise ValueError(f'{type(self).__name__}: sample must be a non-negative '
                              f'integer or None, got {sample!r}')
         self.ann_files = files

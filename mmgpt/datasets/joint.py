@@ -30,6 +30,15 @@ def _build(cfg, pipeline, modality: str):
     return dataset
 
 
+def _check_modality(data, modality: str, dataset, index: int):
+    found = data.get('modality', modality) if isinstance(data, dict) else modality
+    if found != modality:
+        raise ValueError(f'sample {index} of {type(dataset).__name__} (a {modality!r} dataset '
+                         f'of JointDataset) came out as {found!r}: a vision-language '
+                         'conversation needs an image, a language-only one none')
+    return data
+
+
 @DATASETS.register_module()
 class JointDataset(Dataset):
     """Vision-language (``vl``) and language-only (``lang``) datasets, concatenated.
@@ -94,7 +103,7 @@ class JointDataset(Dataset):
             dataset, local = self.locate(idx)
             data = dataset[local]
             if data is not None:
-                return data
+                return _check_modality(data, modality, dataset, local)
             start = 0 if modality == 'vl' else self._sizes['vl']
             idx = start + np.random.randint(self._sizes[modality])
         raise RuntimeError(f'no valid {modality} sample after {self.max_refetch} retries; '

@@ -56,7 +56,7 @@ def _to_tuple(value):
 
 
 def pack_message_hub(state: dict) -> dict:
-    """Replace each ``HistoryBuffer`` in a message hub state dict by tensors.
+    """Replace each ``HistoryBuffer`` by tensors and numpy scalars by python numbers.
 
     A pickled ``HistoryBuffer`` needs numpy globals and ``builtins.getattr`` (its
     statistics methods are pickled by reference); allow-listing ``getattr`` for
@@ -69,6 +69,9 @@ def pack_message_hub(state: dict) -> dict:
         dict: A copy whose ``log_scalars`` values are plain dicts of tensors.
     """
     packed = dict(state)
+    # IterTimerHook stores `eta` as a numpy float: unpickling it would need numpy globals.
+    packed['runtime_info'] = {key: value.item() if isinstance(value, np.generic) else value
+                              for key, value in state['runtime_info'].items()}
     packed['log_scalars'] = {
         key: dict(log_history=torch.from_numpy(np.asarray(buf._log_history, np.float64)),
                   count_history=torch.from_numpy(np.asarray(buf._count_history, np.int64)),

@@ -65,3 +65,68 @@ class ToyConversationDataset(BaseDataset):
 def turn(instruction, response, input=''):  # noqa: A002
     """A turn dict."""
     return dict(instruction=instruction, input=input, response=response)
+
+
+USER_MODULE = '''\
+"""A user's own dataset, outside mmgpt (docs/custom_dataset.md)."""
+from mmgpt.datasets.base import ConversationDataset, get_text, make_turn
+from mmgpt.registry import DATASETS
+
+
+@DATASETS.register_module()
+class {name}(ConversationDataset):
+    """``[{{"image": "a.png", "question": "...", "answer": "..."}}, ...]``."""
+
+    modality = 'vl'
+
+    def parse(self, record, ref):
+        turn = make_turn(get_text(record, 'question'), get_text(record, 'answer'))
+        return self.conversation(ref, [turn], image=get_text(record, 'image'))
+'''
+
+CONFIG = '''\
+custom_imports = dict(imports=['{package}.my_dataset', 'mmgpt.datasets.dolly'],
+                      allow_failed_imports=False)
+default_scope = 'mmgpt'
+randomness = dict(seed=0)
+data_root = {root!r}
+tokenizer = dict(type='tiny_bpe')
+vision_encoder = {vision!r}
+train_pipeline = [
+    dict(type='LoadConversationImage', vision_encoder=vision_encoder),
+    dict(type='TokenizeConversation', tokenizer=tokenizer, max_length=256),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=2, num_workers=0,
+    sampler=dict(type='JointSampler', vl_per_iter=1, lang_per_iter=1),
+    collate_fn=dict(type='mmgpt_collate', pad_token_id=514),
+    dataset=dict(
+        type='JointDataset', pipeline=train_pipeline,
+        vl=[dict(type={name!r}, ann_file='qa.json', data_root=data_root,
+                 img_prefix='images')],
+        lang=[dict(type='DollyDataset', ann_file='dolly.jsonl', data_root=data_root)]))
+'''
+
+QA = [dict(image='red.png', question='What colour is the box?', answer='It is red.'),
+      dict(image='blue.jpg', question='And this one?', answer='Blue.\nA blue box.')]
+DOLLY = [dict(instruction='Name a shape.', context='', response='A circle.'),
+         dict(instruction='Add them.', context='1 and 2', response='3')]
+
+
+def write_project(tmp_path, package='my_project', name='MyQADataset'):
+    """Write a user package, annotations, images and a config; return the config path."""
+    pkg = tmp_path / package
+    pkg.mkdir()
+    (pkg / '__init__.py').write_text('')
+    (pkg / 'my_dataset.py').write_text(USER_MODULE.format(name=name))
+    data = tmp_path / 'data'
+    (data / 'images').mkdir(parents=True)
+    write_image(data / 'images' / 'red.png', color=(220, 20, 20))
+    Image.new('RGB', (20, 30), (20, 20, 220)).save(data / 'images' / 'blue.jpg')
+    write_json(data / 'qa.json', QA)
+    (data / 'dolly.jsonl').write_text('\n'.join(json.dumps(r) for r in DOLLY) + '\n')
+    config = tmp_path / 'my_config.py'
+    config.write_text(CONFIG.format(package=package, root=str(data), vision=TINY_VISION,
+                                    name=name))
+    return str(config)

@@ -49,7 +49,8 @@ def assert_mentions(message, *parts):
 
 def test_invalid_json(tmp_path):
     path = tmp_path / 'alpaca_gpt4_data.json'
-    path.write_text('[\n {"instruction": "Q", "input": "", "output": "A"},\n {"instruction" "Q"}\n]')
+    path.write_text('[\n {"instruction": "Q", "input": "", "output": "A"},\n'
+                    ' {"instruction" "Q"}\n]')
     message = build_error('AlpacaGPT4Dataset', ann_file=str(path))
     assert_mentions(message, str(path), 'line 3', 'invalid JSON', "Expecting ':' delimiter",
                     'expected a JSON document')

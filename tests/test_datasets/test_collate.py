@@ -2,12 +2,11 @@
 import pytest
 import torch
 from mmengine.runner import Runner
+from pipeline_fixtures import TOKENIZER, pipeline, turn, write_image
 
 from mmgpt.datasets import mmgpt_collate
 from mmgpt.models import build_tokenizer
 from mmgpt.registry import FUNCTIONS
-
-from pipeline_fixtures import TOKENIZER, pipeline, turn, write_image
 
 PAD = 99
 

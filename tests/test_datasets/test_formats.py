@@ -308,8 +308,9 @@ def test_alpaca_gpt4(tmp_path):
         {'instruction': 'Give three tips.', 'input': '', 'output': '1. Eat.\n2. Sleep.\n3. Run.'},
         {'instruction': 'Translate.', 'input': 'Bonjour', 'output': 'Hello'}])
     _, convs = build('AlpacaGPT4Dataset', ann_file=ann)
-    assert [c['turns'] for c in convs] == [[turn('Give three tips.', '1. Eat.\n2. Sleep.\n3. Run.')],
-                                           [turn('Translate.', 'Hello', input='Bonjour')]]
+    assert [c['turns'] for c in convs] == [
+        [turn('Give three tips.', '1. Eat.\n2. Sleep.\n3. Run.')],
+        [turn('Translate.', 'Hello', input='Bonjour')]]
     assert all(c['image'] is None for c in convs)
 
 

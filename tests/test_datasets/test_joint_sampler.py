@@ -131,17 +131,21 @@ def test_resume_mid_run_equals_uninterrupted_iter_based(monkeypatch, rank, world
         assert [next(it) for _ in range(total - k)] == full[k:]
 
 
-def test_resume_at_epoch_equals_uninterrupted_epoch_based():
-    """What EpochBasedTrainLoop + DistSamplerSeedHook do: set_epoch(e) before each epoch."""
+def test_resume_mid_epoch_equals_uninterrupted_epoch_based():
+    """DistSamplerSeedHook's set_epoch(e) before each epoch, then (for a resume inside
+    epoch e, as ResumableEpochBasedTrainLoop does) k batches drawn and dropped."""
     dl = loader(11)
     full = []
     for epoch in range(4):
         dl.sampler.set_epoch(epoch)
         full.append(list(dl))
-    resumed = loader(11)
-    for epoch in (2, 3):
+    for epoch, k in ((0, 3), (2, 0), (2, 5), (3, 8)):
+        resumed = loader(11)
         resumed.sampler.set_epoch(epoch)
-        assert list(resumed) == full[epoch]
+        batches = iter(resumed)
+        for _ in range(k):
+            next(batches)
+        assert list(batches) == full[epoch][k:]
 
 
 def test_with_joint_dataset():
@@ -159,3 +163,13 @@ def test_with_joint_dataset():
                for v, w in batches(sampler))
     with pytest.raises(ValueError, match="modality 'lang'"):
         JointDataset(vl=[lang])
+
+
+def test_joint_dataset_checks_sample_modality():
+    from pipeline_fixtures import ToyConversationDataset, pipeline, turn
+
+    no_image = ToyConversationDataset([dict(image=None, turns=[turn('q', 'a')])],
+                                      pipeline=pipeline())
+    joint = JointDataset(vl=[no_image])
+    with pytest.raises(ValueError, match="came out as 'lang'"):
+        joint[0]

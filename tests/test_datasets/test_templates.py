@@ -1,4 +1,6 @@
 """The unified template: exact text, supervision, special tokens, chat prompt."""
+import dataclasses
+
 import pytest
 
 from mmgpt.models import build_tokenizer
@@ -116,7 +118,7 @@ def test_template_is_data():
     assert (tpl.image_header, tpl.instruction_header, tpl.input_header,
             tpl.response_header) == ('### Image:', '### Instruction:', '### Input:',
                                      '### Response:')
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         tpl.system = 'changed'
     with pytest.raises(KeyError, match='unknown template'):
         render(LANG, template='vicuna')

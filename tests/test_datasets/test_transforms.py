@@ -1,8 +1,8 @@
 """Transforms: image loading (modes, EXIF, broken files), tokenization, packing."""
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 from PIL import Image
+from pipeline_fixtures import TINY_VISION, TOKENIZER, pipeline, turn, write_image
 
 from mmgpt.datasets import JointDataset
 from mmgpt.datasets.transforms import (
@@ -17,10 +17,6 @@ from mmgpt.datasets.transforms import (
 from mmgpt.models import build_image_transform, build_tokenizer
 from mmgpt.registry import TRANSFORMS
 from mmgpt.templates import IGNORE_INDEX, encode_segments, render
-
-from pipeline_fixtures import TINY_VISION, TOKENIZER, pipeline, turn, write_image
-
-init_default_scope('mmgpt')
 
 
 @pytest.fixture(autouse=True)
