@@ -14,12 +14,19 @@ from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
+from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 __all__ = [
     'MODELS', 'TOKENIZERS', 'DATASETS', 'TRANSFORMS', 'DATA_SAMPLERS', 'FUNCTIONS', 'HOOKS',
     'LOOPS', 'METRICS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'MODEL_WRAPPERS', 'LOG_PROCESSORS',
+    'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'RUNNERS', 'VISBACKENDS', 'VISUALIZERS',
 ]
 
 #: Models: the MultiModalGPT BaseModel and its parts.
@@ -51,3 +58,17 @@ MODEL_WRAPPERS = Registry(
 #: Log processors.
 LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['mmgpt.engine'])
+#: Runners (MMGPTRunner: CPU gloo set-up, strict trainable-only checkpoint loading).
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmgpt.engine'])
+# Children of MMEngine's registries that mmgpt adds nothing to: with default_scope='mmgpt'
+# the Runner looks in an 'mmgpt' child first and otherwise logs a warning on every build.
+#: Optimizers (MMEngine's and torch's).
+OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
+#: Optimizer wrappers (OptimWrapper, AmpOptimWrapper).
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
+#: Learning-rate schedulers.
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
+#: Visualisation backends (local, TensorBoard, W&B).
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
+#: Visualizers.
+VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)

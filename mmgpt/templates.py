@@ -19,7 +19,9 @@ Training, chat and evaluation all call :func:`render` (or :func:`chat_prompt`) a
     {response}<EOS>
 
 ``### Image:`` appears only when the conversation has an image, ``### Input:`` only when
-the turn's input is non-empty; further turns repeat Instruction (Input) / Response.
+the turn's input is non-empty; further turns repeat Instruction (Input) / Response. In
+chat, an image given with a later turn (``turns[i]['image']`` for i > 0) gets its own
+``### Image:`` section before that turn's instruction; text after it attends to it.
 
 The ``'openflamingo'`` template is OpenFlamingo's plain caption form
 ``<BOS><image>{response}<|endofchunk|><EOS>`` (instructions are ignored), used for
@@ -134,6 +136,9 @@ def _render_instruction(tpl: Template, conversation: dict, open_last: bool) -> l
     if conversation.get('image') is not None:
         segs += [Segment(tpl.section(tpl.image_header), False), Segment('', False, MEDIA)]
     for i, turn in enumerate(turns):
+        if i > 0 and turn.get('image') is not None:  # an image that came with a later turn
+            segs += [Segment(tpl.section(tpl.image_header), False, turn=i),
+                     Segment('', False, MEDIA, turn=i)]
         prompt = tpl.section(tpl.instruction_header, turn['instruction'])
         if turn.get('input'):
             prompt += tpl.section(tpl.input_header, turn['input'])

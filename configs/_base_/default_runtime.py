@@ -23,6 +23,11 @@ default_hooks = dict(
 custom_hooks = [
     # tokens per second from the batch's attention masks (this rank)
     dict(type='TokenThroughputHook'),
+    # answers to fixed prompts every N iterations (greedy; does not change training):
+    # dict(type='EvaluateChatHook', every_n_iters=1600, prompts=[
+    #     dict(question='Describe the image in detail.',
+    #          image='data/coco/train2017/000000033471.jpg'),
+    #     dict(question='Give three tips for staying healthy.')]),
 ]
 
 env_cfg = dict(

@@ -29,3 +29,11 @@ default_hooks = dict(
     logger=dict(interval=4),
     checkpoint=dict(interval=16, max_keep_ckpts=2),
 )
+custom_hooks = [
+    dict(type='TokenThroughputHook'),
+    # answers to fixed prompts at the start, every 16 iterations and at the end
+    dict(type='EvaluateChatHook', every_n_iters=16, max_new_tokens=8, prompts=[
+        dict(question='What colour is the image?', image='data/coco/train2017/000000000000.jpg'),
+        dict(question='Name a colour.'),
+    ]),
+]

@@ -1,7 +1,7 @@
 """Training engine: runner fixes, loop, hooks, optimizer constructor, precision."""
 from .checkpoint import atomic_replace, atomic_write_bytes
 from .dist import init_cpu_dist
-from .hooks import MMGPTCheckpointHook, TokenThroughputHook, count_tokens
+from .hooks import EvaluateChatHook, MMGPTCheckpointHook, TokenThroughputHook, count_tokens
 from .loops import ResumableEpochBasedTrainLoop
 from .optim import MMGPTOptimWrapperConstructor
 from .precision import cast_frozen_to, resolve_dtype
@@ -10,6 +10,7 @@ from .training_state import get_rng_state, pack_message_hub, set_rng_state, unpa
 
 __all__ = [
     'MMGPTRunner', 'ResumableEpochBasedTrainLoop', 'MMGPTCheckpointHook', 'TokenThroughputHook',
+    'EvaluateChatHook',
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
     'atomic_write_bytes', 'atomic_replace', 'count_tokens',

@@ -7,6 +7,7 @@ from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmgpt.registry import LOOPS
+
 from .training_state import set_rng_state
 
 __all__ = ['ResumableEpochBasedTrainLoop']
@@ -46,6 +47,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         skip = self._iter - self._epoch * len(self.dataloader)
+        if skip > len(self.dataloader):
+            raise ValueError(
+                f'resumed at iteration {self._iter} of epoch {self._epoch}, but an epoch has '
+                f'{len(self.dataloader)} iterations here: resume with the number of GPUs and '
+                'the data of the interrupted run')
         if skip > 0:
             print_log(f'Resuming epoch {self._epoch} at batch {skip}: skipping {skip} batches',
                       logger='current', level=logging.INFO)

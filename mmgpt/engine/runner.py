@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import torch
 from mmengine.model import is_model_wrapper
@@ -62,8 +63,6 @@ class MMGPTRunner(Runner):
         Returns:
             dict: The whole checkpoint (meta, optimizer, ...), for resume.
         """
-        import re
-
         checkpoint = _load_checkpoint(filename, map_location=map_location)  # weights_only
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model

@@ -5,8 +5,18 @@ import subprocess
 
 import pytest
 import torch
-from engine_fixtures import (JOINT_CONFIG, REPO, TINY_CONFIG, load_dump, max_abs_diff, run,
-                             run_env, train_cmd, write_data_tree, write_test_config)
+from engine_fixtures import (
+    JOINT_CONFIG,
+    REPO,
+    TINY_CONFIG,
+    load_dump,
+    max_abs_diff,
+    run,
+    run_env,
+    train_cmd,
+    write_data_tree,
+    write_test_config,
+)
 
 CHECKPOINT_KEYS = {'meta', 'state_dict', 'message_hub', 'optimizer', 'param_schedulers',
                    'rng_state'}
@@ -35,6 +45,7 @@ def test_single_process_needs_no_dist_env(single_run):
     for key in ('loss_vl', 'loss_lang', 'lr', 'grad_norm', 'tokens_per_sec', 'data_time',
                 'eta'):
         assert f'{key}:' in log, key
+    assert 'chat @ iter 16 [data/coco/train2017/000000000000.jpg]' in log  # EvaluateChatHook
 
 
 def test_checkpoint_holds_trainable_weights_and_training_state(single_run):
@@ -67,17 +78,17 @@ def test_sigkill_and_resume_matches_uninterrupted_run(tmp_path):
     total = sizes['vl']
     keep = 'default_hooks = dict(checkpoint=dict(max_keep_ckpts=5))'
     cfg = write_test_config(tmp_path / 'dump.py', extra=keep)
-    killed_cfg = write_test_config(tmp_path / 'killed.py', kill_at=40, extra=keep)
+    killed_cfg = write_test_config(tmp_path / 'killed.py', kill_at=24, extra=keep)
     run(train_cmd(cfg, tmp_path / 'full'), cwd=tmp_path)
 
     proc = subprocess.run(train_cmd(killed_cfg, tmp_path / 'resumed'), cwd=tmp_path,
                           env=run_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
-    assert (tmp_path / 'resumed' / 'last_checkpoint').read_text().endswith('iter_32.pth')
+    assert (tmp_path / 'resumed' / 'last_checkpoint').read_text().endswith('iter_16.pth')
     assert not (tmp_path / 'resumed' / 'trainable_rank0.pth').exists()
 
     resumed = run(train_cmd(cfg, tmp_path / 'resumed', '--resume'), cwd=tmp_path)
-    assert 'resumed epoch: 0, iter: 32' in resumed.stdout + resumed.stderr
+    assert 'resumed epoch: 0, iter: 16' in resumed.stdout + resumed.stderr
     full, again = load_dump(tmp_path / 'full'), load_dump(tmp_path / 'resumed')
     assert int(full['__iter__']) == int(again['__iter__']) == total
     at_16 = torch.load(tmp_path / 'full' / 'iter_16.pth', weights_only=True)['state_dict']
@@ -132,8 +143,9 @@ def test_dist_train_sh_passes_exit_status(tmp_path):
 
 @pytest.mark.slow
 def test_joint_config_runs_with_tiny_model_via_cfg_options(tmp_path):
-    from mmgpt.models import build_tokenizer
     from transformers import LlamaConfig, LlamaForCausalLM
+
+    from mmgpt.models import build_tokenizer
 
     sizes = write_data_tree(tmp_path, per_dataset=1)
     llama_dir = tmp_path / 'checkpoints' / 'llama-7b_hf'  # the path the config names

@@ -20,11 +20,15 @@ optim_wrapper = dict(
                        no_decay_patterns=['ff_gate', 'attn_gate', 'norm', 'bias']),
 )
 
-# lr(t) = 1e-5 * w(t) * c(t) for iteration t, with MMEngine's schedulers multiplying:
-#   w(t) = 1e-3 + (1 - 1e-3) * min(t, 1600) / 1600         (LinearLR warm-up)
+# lr(t) = 1e-5 * w(t) * c(t) at iteration t (0-based); MMEngine's schedulers multiply:
+#   w(t) = 1e-3 + (1 - 1e-3) * min(t, 1599) / 1599          (LinearLR, end - begin - 1 steps)
 #   c(t) = (1 + cos(pi * t / T)) / 2, T = iterations in one epoch  (CosineAnnealingLR)
 # T = len(train_dataloader): about 167k VL samples / 8 GPUs = ~20.9k iterations
-# (~1300 updates), so the warm-up is the first ~8% and c(1600) = 0.985.
+# (~1300 updates), so the warm-up is the first ~8% and c(1600) = 0.985. The released
+# code (transformers' cosine-with-warmup, stepped per update) started the cosine after
+# the warm-up instead (T counted from there): its lr is up to ~0.07 x 1e-5 higher in the
+# middle of the epoch; both reach 0 at the end. With max_epochs > 1 set the cosine's
+# `end` to max_epochs.
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0, end=1,

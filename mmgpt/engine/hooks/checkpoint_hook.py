@@ -9,6 +9,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
 from mmgpt.registry import HOOKS
+
 from ..checkpoint import atomic_replace, atomic_write_bytes
 from ..training_state import get_rng_state, pack_message_hub, unpack_message_hub
 
@@ -19,7 +20,8 @@ __all__ = ['MMGPTCheckpointHook']
 class MMGPTCheckpointHook(CheckpointHook):
     """Save trainable weights and the full training state, crash-safely.
 
-    Differences from MMEngine's ``CheckpointHook`` (all arguments are the same):
+    Differences from MMEngine's ``CheckpointHook`` (same arguments; ``by_epoch``
+    defaults to, and must be, False):
 
     * The interval must be a multiple of the optimizer wrapper's
       ``accumulative_counts``: a checkpoint inside an accumulation window would lose
@@ -29,7 +31,7 @@ class MMGPTCheckpointHook(CheckpointHook):
       mid-save can leave ``last_checkpoint`` naming a truncated or deleted file. Here
       the checkpoint is written under a temporary name, synced and renamed, then
       ``last_checkpoint`` is replaced atomically, and only then are old checkpoints
-      removed.
+      removed (local disks; other file backends keep MMEngine's behaviour).
     * The checkpoint also holds the python/numpy/torch RNG states; the message hub is
       stored as tensors so that loading needs no pickled classes (``weights_only``).
       On resume the RNG state is handed to the train loop, which restores it after
@@ -38,14 +40,19 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     priority = 'VERY_LOW'
 
+    def __init__(self, *args, by_epoch: bool = False, **kwargs) -> None:
+        """Same arguments as MMEngine's ``CheckpointHook``, saving by iteration by default."""
+        super().__init__(*args, by_epoch=by_epoch, **kwargs)
+
     def before_train(self, runner) -> None:
         """Check the interval against the accumulation, then set up as MMEngine does."""
         counts = getattr(runner.optim_wrapper, '_accumulative_counts', 1)
         if self.interval > 0 and self.interval % counts != 0:
+            suggestion = counts * max(1, self.interval // counts)
             raise ValueError(
                 f'checkpoint interval {self.interval} is not a multiple of the optimizer '
                 f'wrapper accumulative_counts={counts}; set default_hooks.checkpoint.'
-                f'interval to a multiple of {counts} (e.g. {counts * max(1, self.interval // counts)})')
+                f'interval to a multiple of {counts} (e.g. {suggestion})')
         if self.by_epoch:
             raise ValueError('MMGPTCheckpointHook saves by iteration: set by_epoch=False')
         super().before_train(runner)
@@ -82,15 +89,21 @@ class MMGPTCheckpointHook(CheckpointHook):
             runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
 
-        tmp_name = f'.{filename}.tmp'
-        runner.save_checkpoint(
-            self.out_dir, tmp_name, self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        tmp_path = osp.join(self.out_dir, f'.{filename}.tmp')
+        try:
+            runner.save_checkpoint(
+                self.out_dir, osp.basename(tmp_path), self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args,
+                **self.args)
+        except BaseException:
+            if is_main_process() and osp.exists(tmp_path):
+                os.remove(tmp_path)
+            raise
         if not is_main_process():
             return
-        atomic_replace(osp.join(self.out_dir, tmp_name), self.last_ckpt)
+        atomic_replace(tmp_path, self.last_ckpt)
         atomic_write_bytes(self.last_ckpt.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
         for old_step in outdated:
             old = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
