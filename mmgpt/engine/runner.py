@@ -9,12 +9,15 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmgpt.registry import RUNNERS
+
 from .dist import init_cpu_dist
 from .precision import cast_frozen_to
 
 __all__ = ['MMGPTRunner']
 
 
+@RUNNERS.register_module()
 class MMGPTRunner(Runner):
     """MMEngine's ``Runner`` with three narrow overrides.
 
