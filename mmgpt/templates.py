@@ -70,6 +70,8 @@ class Template:
         section_sep (str): Text before every header. Defaults to ``'\\n\\n'``.
         header_sep (str): Text after every header. Defaults to ``'\\n'``.
         stop_words (tuple): Strings that end generation, besides EOS.
+        plain_instruction (bool): In the ``'plain'`` style, put each turn's instruction
+            (unsupervised, then a newline) before its response. Defaults to False.
     """
 
     name: str
@@ -82,6 +84,7 @@ class Template:
     section_sep: str = '\n\n'
     header_sep: str = '\n'
     stop_words: tuple = ('### Instruction:',)
+    plain_instruction: bool = False
 
     def section(self, header: str, body: str = '') -> str:
         """``section_sep + header + header_sep + body``."""
@@ -93,6 +96,12 @@ TEMPLATES = {
     'mmgpt': Template(name='mmgpt'),
     'openflamingo': Template(name='openflamingo', style='plain', system='',
                              stop_words=('<|endofchunk|>',)),
+    # OpenFlamingo's plain form for interleaved documents where text precedes each answer
+    # (`<image>question\nanswer<|endofchunk|>`): pretraining text that stands in for what
+    # a pretrained LM already knows (the demo's stage 1); not an instruction template.
+    'openflamingo_interleaved': Template(name='openflamingo_interleaved', style='plain',
+                                         system='', stop_words=('<|endofchunk|>',),
+                                         plain_instruction=True),
 }
 
 
@@ -150,12 +159,14 @@ def _render_instruction(tpl: Template, conversation: dict, open_last: bool) -> l
     return segs
 
 
-def _render_plain(conversation: dict, open_last: bool) -> list:
+def _render_plain(tpl: Template, conversation: dict, open_last: bool) -> list:
     turns = _check_conversation(conversation)
     segs = [Segment('', False, BOS)]
     if conversation.get('image') is not None:
         segs.append(Segment('', False, MEDIA))
     for i, turn in enumerate(turns):
+        if tpl.plain_instruction and turn.get('instruction'):
+            segs.append(Segment(turn['instruction'] + '\n', False, turn=i))
         if open_last and i == len(turns) - 1:
             return segs
         segs += [Segment(turn['response'], True, turn=i), Segment('', True, EOC, turn=i)]
@@ -195,7 +206,7 @@ def render(conversation: dict, template: str | Template = 'mmgpt',
     """
     tpl = get_template(template)
     if tpl.style == 'plain':
-        segs = _render_plain(conversation, add_generation_prompt)
+        segs = _render_plain(tpl, conversation, add_generation_prompt)
     else:
         segs = _render_instruction(tpl, conversation, add_generation_prompt)
     return _merge(segs)

@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              '(default: --num-train)')
     parser.add_argument('--word-fraction', type=float, default=0.5,
                         help='share of images that show a word instead of shapes')
+    parser.add_argument('--jitter', type=int, default=2,
+                        help='largest shift of an object or word from its centred position '
+                             '(pixels)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     return parser.parse_args(argv)
 
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = generate_shapes_world(
             args.out_dir, num_train=args.num_train, num_test=args.num_test,
             image_size=args.image_size, seed=args.seed, eval_per_task=args.eval_per_task,
-            num_lang=args.num_lang, word_fraction=args.word_fraction,
+            num_lang=args.num_lang, word_fraction=args.word_fraction, jitter=args.jitter,
             progress=not args.no_progress)
     except ValueError as error:
         print(f'error: {error}', file=sys.stderr)

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
-exec .venv/bin/python tools/analysis/benchmark_tiny_model.py "$@"
+exec .venv/bin/python tools/demo.py "$@"

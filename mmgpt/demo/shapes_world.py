@@ -167,26 +167,39 @@ def layout(image_size: int) -> dict:
             'max_size': cell - 2 * margin, 'scale': max(1, (image_size - 8) // 18)}
 
 
-def _sample_objects(rng: random.Random, count: int, image_size: int) -> tuple:
-    """Place ``count`` objects in distinct cells of the 2x2 grid."""
+def _jittered(rng: random.Random, free: int, jitter: int) -> int:
+    """An offset in ``[0, free]`` within ``jitter`` pixels of the centre."""
+    centre = free // 2
+    return rng.randint(max(0, centre - jitter), min(free, centre + jitter))
+
+
+def _sample_objects(rng: random.Random, count: int, image_size: int, jitter: int) -> tuple:
+    """Place ``count`` objects in distinct cells of the 2x2 grid, near the cell centres."""
     geo = layout(image_size)
     boxes = []
     for cell_index in sorted(rng.sample(range(4), count)):
-        size = rng.randint(geo['min_size'], geo['max_size'])
+        size = rng.randint(max(geo['min_size'], geo['max_size'] - 2 * jitter), geo['max_size'])
         free = geo['cell'] - 2 * geo['margin'] - size
-        x0 = (cell_index % 2) * geo['cell'] + geo['margin'] + rng.randint(0, free)
-        y0 = (cell_index // 2) * geo['cell'] + geo['margin'] + rng.randint(0, free)
+        x0 = (cell_index % 2) * geo['cell'] + geo['margin'] + _jittered(rng, free, jitter)
+        y0 = (cell_index // 2) * geo['cell'] + geo['margin'] + _jittered(rng, free, jitter)
         boxes.append((x0, y0, size))
     return tuple(boxes)
 
 
-def sample_scene(rng: random.Random, image_size: int, word_fraction: float = 0.5) -> Scene:
+def sample_scene(rng: random.Random, image_size: int, word_fraction: float = 0.5,
+                 jitter: int = 2) -> Scene:
     """Draw a random scene.
+
+    Objects sit near the centres of their grid cells and a word near the image centre,
+    each moved by up to ``jitter`` pixels (and objects resized by up to twice that), so
+    that every image differs while a tiny vision tower trained from scratch for a few
+    minutes can still learn to see them.
 
     Args:
         rng (random.Random): The random stream to draw from.
         image_size (int): Side of the image in pixels.
         word_fraction (float): Probability of a ``word`` scene. Defaults to 0.5.
+        jitter (int): Largest shift from the centred position, in pixels. Defaults to 2.
 
     Returns:
         Scene: The scene.
@@ -196,12 +209,12 @@ def sample_scene(rng: random.Random, image_size: int, word_fraction: float = 0.5
         word = rng.choice(WORDS)
         geo = layout(image_size)
         height, width = glyph_mask(word, geo['scale']).shape
-        x0 = rng.randint(geo['margin'], image_size - geo['margin'] - width)
-        y0 = rng.randint(geo['margin'], image_size - geo['margin'] - height)
+        x0 = geo['margin'] + _jittered(rng, image_size - 2 * geo['margin'] - width, jitter)
+        y0 = geo['margin'] + _jittered(rng, image_size - 2 * geo['margin'] - height, jitter)
         return Scene('word', color, word=word, boxes=((x0, y0, geo['scale']),))
     shape, count = rng.choice(SHAPES), rng.choice(COUNTS)
     return Scene('shapes', color, shape=shape, count=count,
-                 boxes=_sample_objects(rng, count, image_size))
+                 boxes=_sample_objects(rng, count, image_size, jitter))
 
 
 def glyph_mask(word: str, scale: int = 1) -> np.ndarray:
@@ -522,7 +535,8 @@ def _rng(seed: int, *parts) -> random.Random:
 
 
 def _make_split(split: str, num: int, image_size: int, seed: int, word_fraction: float,
-                forbidden: set[str], progress: Callable) -> list[tuple[Scene, bytes]]:
+                jitter: int, forbidden: set[str],
+                progress: Callable) -> list[tuple[Scene, bytes]]:
     """Sample and render ``num`` scenes whose pixels are not in ``forbidden``.
 
     Returns:
@@ -532,7 +546,8 @@ def _make_split(split: str, num: int, image_size: int, seed: int, word_fraction:
     result = []
     for index in progress(range(num), desc=f'{split} images'):
         for attempt in range(1000):
-            scene = sample_scene(_rng(seed, split, index, attempt), image_size, word_fraction)
+            scene = sample_scene(_rng(seed, split, index, attempt), image_size, word_fraction,
+                                 jitter)
             image = render_scene(scene, image_size)
             digest = hashlib.sha1(image.tobytes()).hexdigest()
             if digest not in forbidden:
@@ -626,7 +641,8 @@ def _record_count(data) -> int:
 def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
                           num_test: int = 200, image_size: int = 48, seed: int = 0,
                           eval_per_task: int = 50, num_lang: int | None = None,
-                          word_fraction: float = 0.5, progress: bool = False) -> dict:
+                          word_fraction: float = 0.5, jitter: int = 2,
+                          progress: bool = False) -> dict:
     """Write the shapes-world data set.
 
     Layout of ``out_dir``::
@@ -650,6 +666,8 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
         num_lang (int, optional): Samples in each language-only file. Defaults to
             ``num_train``.
         word_fraction (float): Share of images that show a word. Defaults to 0.5.
+        jitter (int): Largest shift of an object or word from its centred position, in
+            pixels (objects also vary in size by up to twice that). Defaults to 2.
         progress (bool): Show tqdm progress bars. Defaults to False.
 
     Returns:
@@ -665,8 +683,9 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
         from tqdm import tqdm
         bar = tqdm
     seen: set[str] = set()
-    train = _make_split('train', num_train, image_size, seed, word_fraction, seen, bar)
-    test = _make_split('test', num_test, image_size, seed, word_fraction, seen, bar)
+    train = _make_split('train', num_train, image_size, seed, word_fraction, jitter, seen,
+                        bar)
+    test = _make_split('test', num_test, image_size, seed, word_fraction, jitter, seen, bar)
     for index, (_, image) in enumerate(bar(train, desc='write train')):
         _atomic_write(out / 'images/train' / f'{index:05d}.png', _image_bytes(image, 'png'))
         _atomic_write(out / 'cc_sbu_align/image' / f'{index}.jpg', _image_bytes(image, 'jpg'))

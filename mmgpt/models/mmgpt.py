@@ -64,6 +64,11 @@ class MultiModalGPT(BaseModel):
             ``dim_head``, ``ff_mult``). Defaults to None (open_flamingo's 8 x 64, 4).
         perceiver (dict, optional): ``PerceiverResampler`` sizes (``depth``, ``heads``,
             ``dim_head``, ``num_latents``, ``ff_mult``). Defaults to None (6, 8, 64, 64, 4).
+        cross_attn_gate_init (float): Initial value of every ``attn_gate`` / ``ff_gate``.
+            Defaults to 0.0 (OpenFlamingo: tanh(0) = 0 keeps a pretrained LM unchanged at
+            the start). Pretraining a random LM from scratch, as the demo's stage 1 does,
+            learns much faster with open gates (e.g. 1.0). A ``pretrained`` checkpoint
+            overwrites them.
         pretrained (str, optional): An OpenFlamingo ``checkpoint.pt`` (v1 or v2 layout) or
             an mmgpt checkpoint of a whole Flamingo, loaded strictly except for
             ``pretrained_allowed_missing``. Defaults to None.
@@ -82,7 +87,8 @@ class MultiModalGPT(BaseModel):
 
     def __init__(self, vision_encoder: dict, lang_model: dict, tokenizer: dict,
                  cross_attn_every_n_layers: int = 4, cross_attn: dict | None = None,
-                 perceiver: dict | None = None, pretrained: str | None = None,
+                 perceiver: dict | None = None, cross_attn_gate_init: float = 0.0,
+                 pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
                  lora: dict | None = PAPER_LORA, freeze: bool = True, unfrozen: tuple = (),
                  gradient_checkpointing: bool = False, generation_cfg: dict | None = None,
@@ -101,6 +107,12 @@ class MultiModalGPT(BaseModel):
             cross_attn_every_n_layers=cross_attn_every_n_layers)
         if perceiver:
             self.flamingo.perceiver = PerceiverResampler(dim=vis_dim, **perceiver)
+        if cross_attn_gate_init:
+            with torch.no_grad():
+                for block in lm.gated_cross_attn_layers:
+                    if block is not None:
+                        block.attn_gate.fill_(cross_attn_gate_init)
+                        block.ff_gate.fill_(cross_attn_gate_init)
         if gradient_checkpointing:
             lm.gradient_checkpointing_enable(
                 gradient_checkpointing_kwargs=dict(use_reentrant=False))

@@ -107,3 +107,10 @@ def test_predict_mode_decodes_text():
     ids = vl_prompt(model)
     out = model(vl=dict(input_ids=ids, images=_image(0)), mode='predict')
     assert isinstance(out['vl'][0], str)
+
+
+def test_gate_init_opens_every_cross_attention_gate():
+    model = build_tiny(cross_attn_gate_init=1.5)
+    gates = {n: p.item() for n, p in model.named_parameters() if n.endswith('_gate')}
+    assert gates and set(gates.values()) == {1.5}
+    assert {p.item() for n, p in build_tiny().named_parameters() if n.endswith('_gate')} == {0.0}

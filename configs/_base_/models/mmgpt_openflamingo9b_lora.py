@@ -21,6 +21,7 @@ model = dict(
     cross_attn_every_n_layers=4,
     cross_attn=None,  # open_flamingo's defaults: 8 heads x 64, ff_mult 4
     perceiver=None,  # open_flamingo's defaults: depth 6, 8 heads x 64, 64 latents
+    cross_attn_gate_init=0.0,  # overwritten by the OpenFlamingo checkpoint
     pretrained='checkpoints/OpenFlamingo-9B/checkpoint.pt',
     lora=dict(r=16, alpha=16, dropout=0.0,
               target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv', 'to_out',

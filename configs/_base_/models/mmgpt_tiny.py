@@ -25,6 +25,7 @@ model = dict(
     cross_attn_every_n_layers=4,
     cross_attn=dict(heads=4, dim_head=16, ff_mult=2),
     perceiver=dict(depth=1, heads=2, dim_head=16, num_latents=8, ff_mult=2),
+    cross_attn_gate_init=0.0,
     pretrained=None,
     lora=dict(r=16, alpha=16, dropout=0.0,
               target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv', 'to_out',

@@ -1,0 +1,66 @@
+# Demo stage 1: grow a tiny OpenFlamingo on the shapes world's captions, the way
+# OpenFlamingo was pretrained before MultiModal-GPT tuned it: everything trainable, no
+# LoRA, OpenFlamingo's plain `<image>caption<|endofchunk|>` form.
+#   python tools/train.py configs/demo/stage1_openflamingo_pretrain.py
+# (tools/demo.py runs it, after writing the data to work_dirs/demo/data.)
+_base_ = [
+    '../_base_/models/mmgpt_tiny_shapes.py',
+    '../_base_/datasets/mmgpt_joint_data.py',
+    '../_base_/schedules/mmgpt_1epoch.py',
+    '../_base_/default_runtime.py',
+]
+data_root = 'work_dirs/demo/data/'
+work_dir = 'work_dirs/demo/stage1'
+
+model = dict(
+    lora=None,  # pretraining: every weight trains
+    freeze=False,
+    cross_attn_gate_init=1.0,  # a random LM has nothing to protect: open the gates
+)
+
+# Pretraining text, as OpenFlamingo's: image-grounded text in the plain form (the
+# captions and every answer sentence of the LLaVA-style files; questions are not part
+# of the plain form) plus language-only text (the Dolly-style responses), 24 + 8 per
+# iteration. 11,021 image-text documents / 24 = 460 iterations per epoch x 4 = 1,840.
+img_prefix = 'images/train/'
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=0, persistent_workers=False, pin_memory=False,
+    sampler=dict(type='JointSampler', vl_per_iter=24, lang_per_iter=8),
+    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
+    dataset=dict(
+        type='JointDataset',
+        vl=[
+            dict(type='CcSbuAlignDataset', data_root=data_root,
+                 ann_file='cc_sbu_align/filter_cap.json', img_prefix='cc_sbu_align/image/'),
+            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_detail.json',
+                 img_prefix=img_prefix),
+            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_qa.json',
+                 img_prefix=img_prefix),
+            dict(type='LlavaDialDataset', data_root=data_root, ann_file='llava_dialog.json',
+                 img_prefix=img_prefix),
+        ],
+        lang=[dict(type='DollyDataset', data_root=data_root, ann_file='dolly.jsonl')],
+        pipeline=[
+            dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
+            dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=64,
+                 template='openflamingo_interleaved'),
+            dict(type='PackInputs'),
+        ]))
+
+# AdamW 3e-3 (from scratch), no accumulation, 50-iteration warm-up then cosine.
+optim_wrapper = dict(
+    accumulative_counts=1,
+    optimizer=dict(lr=3e-3, weight_decay=0.0),
+    paramwise_cfg=dict(decay_patterns=[]),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0, end=4,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=4)
+default_hooks = dict(
+    logger=dict(interval=100),
+    checkpoint=dict(interval=1000, max_keep_ckpts=1, save_last=True),
+)
