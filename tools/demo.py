@@ -29,6 +29,7 @@ STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
 STAGES = ('data', 'stage1', 'stage2', 'eval')
 TRANSCRIPT = ('Describe the image in detail.', 'What color are the shapes?',
               'How many of them are there?')
+LANGUAGE_TRANSCRIPT = ('What is 3 plus 4?', 'Reverse the word dog.')
 
 
 def parse_args(argv=None):
@@ -37,8 +38,8 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/demo', help='where everything goes')
     parser.add_argument('--force', choices=STAGES, default=None,
                         help='redo this stage and every later one')
-    parser.add_argument('--eval-per-task', type=int, default=30,
-                        help='held-out items per task (default: 30)')
+    parser.add_argument('--eval-per-task', type=int, default=50,
+                        help='held-out items per task (default: 50)')
     return parser.parse_args(argv)
 
 
@@ -178,7 +179,13 @@ class Demo:
         conv = engine.new_conversation()
         conv.add_image(os.path.join(self.data, image))
         print(f'[image: {os.path.relpath(os.path.join(self.data, image))}]')
-        for question in TRANSCRIPT + ('What is 3 plus 4?',):
+        self._chat(engine, conv, TRANSCRIPT)
+        print('[/reset: a new conversation, language only]')
+        self._chat(engine, engine.new_conversation(), LANGUAGE_TRANSCRIPT)
+
+    @staticmethod
+    def _chat(engine, conv, questions):
+        for question in questions:
             print(f'you> {question}')
             print(f'bot> {engine.ask(conv, question)}', flush=True)
 

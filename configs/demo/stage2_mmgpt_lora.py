@@ -45,8 +45,8 @@ train_dataloader = dict(
 
 # The paper's schedule shape (AdamW, accumulation 16, clip 1.0 per update, warm-up then
 # cosine over one epoch) with a learning rate for 141 updates of a tiny model instead of
-# ~1,300 of a 7B one: 1e-2, warm-up 5 updates = 80 iterations.
-optim_wrapper = dict(optimizer=dict(lr=1e-2))
+# ~1,300 of a 7B one: 5e-3, warm-up 5 updates = 80 iterations.
+optim_wrapper = dict(optimizer=dict(lr=5e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=80),
     dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=True, begin=0, end=1,

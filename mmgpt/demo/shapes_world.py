@@ -187,7 +187,7 @@ def _sample_objects(rng: random.Random, count: int, image_size: int, jitter: int
 
 
 def sample_scene(rng: random.Random, image_size: int, word_fraction: float = 0.5,
-                 jitter: int = 2) -> Scene:
+                 jitter: int = 2, kind: str | None = None) -> Scene:
     """Draw a random scene.
 
     Objects sit near the centres of their grid cells and a word near the image centre,
@@ -200,12 +200,15 @@ def sample_scene(rng: random.Random, image_size: int, word_fraction: float = 0.5
         image_size (int): Side of the image in pixels.
         word_fraction (float): Probability of a ``word`` scene. Defaults to 0.5.
         jitter (int): Largest shift from the centred position, in pixels. Defaults to 2.
+        kind (str, optional): ``'word'`` or ``'shapes'`` to force the kind of scene.
+            Defaults to None (drawn with ``word_fraction``).
 
     Returns:
         Scene: The scene.
     """
     color = rng.choice(sorted(COLORS))
-    if rng.random() < word_fraction:
+    is_word = rng.random() < word_fraction
+    if (kind == 'word') if kind is not None else is_word:
         word = rng.choice(WORDS)
         geo = layout(image_size)
         height, width = glyph_mask(word, geo['scale']).shape
@@ -535,19 +538,26 @@ def _rng(seed: int, *parts) -> random.Random:
 
 
 def _make_split(split: str, num: int, image_size: int, seed: int, word_fraction: float,
-                jitter: int, forbidden: set[str],
-                progress: Callable) -> list[tuple[Scene, bytes]]:
+                jitter: int, forbidden: set[str], progress: Callable,
+                unique: bool = True) -> list[tuple[Scene, bytes]]:
     """Sample and render ``num`` scenes whose pixels are not in ``forbidden``.
+
+    Args:
+        unique (bool): Also keep the split's own images distinct. The training split
+            may repeat an image (the scene space of a small jitter is small); the
+            held-out split is distinct from training and from itself. Defaults to True.
 
     Returns:
         list[tuple[Scene, bytes]]: Scenes and their PNG bytes; ``forbidden`` gains their
         pixel hashes.
     """
-    result = []
+    result, own = [], set()
     for index in progress(range(num), desc=f'{split} images'):
+        kind = None  # the first draw decides the kind; redraws after a clash keep it
         for attempt in range(1000):
             scene = sample_scene(_rng(seed, split, index, attempt), image_size, word_fraction,
-                                 jitter)
+                                 jitter, kind)
+            kind = scene.kind
             image = render_scene(scene, image_size)
             digest = hashlib.sha1(image.tobytes()).hexdigest()
             if digest not in forbidden:
@@ -555,8 +565,12 @@ def _make_split(split: str, num: int, image_size: int, seed: int, word_fraction:
         else:
             raise RuntimeError(f'could not draw a new {split} image #{index} in 1000 tries; '
                                'use a larger --image-size or fewer images')
-        forbidden.add(digest)
+        if unique:
+            forbidden.add(digest)
+        else:
+            own.add(digest)
         result.append((scene, image))
+    forbidden |= own
     return result
 
 
@@ -684,7 +698,7 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
         bar = tqdm
     seen: set[str] = set()
     train = _make_split('train', num_train, image_size, seed, word_fraction, jitter, seen,
-                        bar)
+                        bar, unique=False)
     test = _make_split('test', num_test, image_size, seed, word_fraction, jitter, seen, bar)
     for index, (_, image) in enumerate(bar(train, desc='write train')):
         _atomic_write(out / 'images/train' / f'{index:05d}.png', _image_bytes(image, 'png'))

@@ -191,3 +191,27 @@ def test_stop_words():
 def test_empty_conversation_is_an_error():
     with pytest.raises(ValueError, match='no turns'):
         render(dict(image=None, turns=[], id='r7'))
+
+
+def test_interleaved_plain_form_puts_each_question_before_its_answer():
+    from mmgpt.templates import render, segments_to_text
+    conv = dict(image='x.png', turns=[dict(instruction='What color?', input='', response='Red.'),
+                                      dict(instruction='Shape?', input='', response='A circle.')])
+    segs = render(conv, 'openflamingo_interleaved')
+    assert segments_to_text(segs) == ('<BOS><image>What color?\nRed.<|endofchunk|>Shape?\n'
+                                      'A circle.<|endofchunk|><EOS>')
+    assert [s.text for s in segs if s.supervised and s.text] == ['Red.', 'A circle.']
+    # the plain OpenFlamingo form itself is unchanged: captions only
+    assert segments_to_text(render(conv, 'openflamingo')) == \
+        '<BOS><image>Red.<|endofchunk|>A circle.<|endofchunk|><EOS>'
+
+
+def test_an_image_given_with_a_later_turn_gets_its_own_section():
+    from mmgpt.templates import render, segments_to_text
+    conv = dict(image='a.png', turns=[dict(instruction='First?', input='', response='One.'),
+                                      dict(instruction='Second?', input='', response='Two.',
+                                           image='b.png')])
+    text = segments_to_text(render(conv))
+    assert text.endswith('### Instruction:\nFirst?\n\n### Response:\nOne.<EOS>\n\n### Image:\n'
+                         '<image>\n\n### Instruction:\nSecond?\n\n### Response:\nTwo.<EOS>')
+    assert text.count('<image>') == 2
