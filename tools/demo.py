@@ -180,8 +180,9 @@ class Demo:
         conv.add_image(os.path.join(self.data, image))
         print(f'[image: {os.path.relpath(os.path.join(self.data, image))}]')
         self._chat(engine, conv, TRANSCRIPT)
-        print('[/reset: a new conversation, language only]')
-        self._chat(engine, engine.new_conversation(), LANGUAGE_TRANSCRIPT)
+        for question in LANGUAGE_TRANSCRIPT:
+            print('[/reset: a new conversation, language only]')
+            self._chat(engine, engine.new_conversation(), [question])
 
     @staticmethod
     def _chat(engine, conv, questions):

@@ -19,12 +19,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
+# Some machines' pip config lists local package folders that do not exist; pip warns once
+# per package about each. Keep every other message.
+quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 echo "[setup] installing torch, runtime and test requirements (first time: about 2 minutes)"
-"${pip[@]}" install -q -r requirements/torch.txt -r requirements/runtime.txt \
+quiet_pip install -q -r requirements/torch.txt -r requirements/runtime.txt \
   -r requirements/tests.txt
 echo "[setup] installing open-flamingo without its torch pin"
-"${pip[@]}" install -q --no-deps -r requirements/open_flamingo.txt
+quiet_pip install -q --no-deps -r requirements/open_flamingo.txt
 echo "[setup] installing mmgpt (editable)"
-"${pip[@]}" install -q --no-deps --no-build-isolation -e .
+quiet_pip install -q --no-deps --no-build-isolation -e .
 touch "$stamp"
 echo "[setup] done: $("$VENV/bin/python" -c 'import torch, transformers, mmengine, open_flamingo, peft; print(f"torch {torch.__version__}, transformers {transformers.__version__}, mmengine {mmengine.__version__}, peft {peft.__version__}")')"
