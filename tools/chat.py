@@ -135,7 +135,6 @@ def run_interactive(engine: ChatEngine, args) -> None:
     conv = engine.new_conversation()
     if args.image:
         conv.add_image(args.image)
-    last_prompt = None
     print(HELP, flush=True)
     while True:
         message = _read_message(interactive)
@@ -154,14 +153,12 @@ def run_interactive(engine: ChatEngine, args) -> None:
             continue
         if text == '/reset':
             conv.reset()
-            last_prompt = None
             print('[conversation reset]', flush=True)
             continue
         if text == '/prompt':
-            print(last_prompt if last_prompt is not None else
+            print(conv.last_prompt if conv.last_prompt is not None else
                   engine.prompt_text(conv, '<your next question>'), flush=True)
             continue
-        last_prompt = engine.prompt_text(conv, message)
         print('bot> ', end='', flush=True)
         stream = None if args.no_stream else (lambda s: print(s, end='', flush=True))
         answer = engine.ask(conv, message, args.options, stream=stream)

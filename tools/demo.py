@@ -50,12 +50,12 @@ def banner(text: str) -> None:
 
 def export_weights(work_dir: str, out_path: str) -> None:
     """Copy the weights of a training run's last checkpoint to a safetensors file."""
-    import torch
+    from mmengine.runner import find_latest_checkpoint
     from safetensors.torch import save_file
 
-    with open(os.path.join(work_dir, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
-    state = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    from mmgpt.models import load_weights_file
+
+    state = load_weights_file(find_latest_checkpoint(work_dir))
     tmp = out_path + '.tmp'
     save_file({k: v.contiguous() for k, v in state.items()}, tmp)
     os.replace(tmp, out_path)

@@ -87,10 +87,13 @@ class Conversation:
             ``image`` is set on the turn an image was added before (a PIL image).
         pending_image (PIL.Image.Image, optional): An image added since the last question;
             it binds to the next question.
+        last_prompt (str, optional): The exact prompt text of the last answer (after
+            history trimming), with ``<BOS>`` shown.
     """
 
     turns: list = field(default_factory=list)
     pending_image: Image.Image | None = None
+    last_prompt: str | None = None
 
     def add_image(self, image) -> None:
         """Add an image (a path or a PIL image); the next question is about it."""
@@ -103,6 +106,7 @@ class Conversation:
         """Forget every turn and image."""
         self.turns.clear()
         self.pending_image = None
+        self.last_prompt = None
 
     @property
     def images(self) -> list:
@@ -252,6 +256,7 @@ class ChatEngine:
         """
         options = options or GenerationOptions()
         turns, ids = self._fit(self._pending_turns(conv, question), options.max_new_tokens)
+        conv.last_prompt = segments_to_text(self._render(turns))
         answer = self._generate(turns, ids, options, stream)
         turns[-1]['response'] = answer
         conv.turns[:] = turns

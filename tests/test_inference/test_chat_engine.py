@@ -116,6 +116,9 @@ def test_history_is_trimmed_oldest_turn_first(engine):
     prompt = small.prompt_text(conv, 'Last?')
     assert 'Question number 5?' in prompt and 'Question number 0?' not in prompt
     assert 1 <= len(conv.turns) < 6
+    # the prompt recorded for the last answer is the trimmed one the model saw
+    assert conv.last_prompt.endswith('Question number 5?\n\n### Response:\n')
+    assert 'Question number 0?' not in conv.last_prompt
     assert conv.turns[-1]['instruction'] == 'Question number 5?'
     # the image came with the first turn, so it went with it
     assert conv.images == [] and '<image>' not in prompt
@@ -178,6 +181,8 @@ def test_reset_forgets_turns_and_images(engine):
     conv = engine.new_conversation()
     conv.add_image(_image('red'))
     engine.ask(conv, 'What is it?', _options())
+    assert 'What is it?' in conv.last_prompt
     conv.reset()
     assert conv.turns == [] and conv.images == [] and conv.pending_image is None
+    assert conv.last_prompt is None
     assert '<image>' not in engine.prompt_text(conv, 'Hello?')
