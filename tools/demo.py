@@ -4,15 +4,18 @@
 
 1. data    writes the synthetic shapes world in the public formats (LLaVA-Instruct,
            cc_sbu_align, Dolly) with held-out images and questions;
-2. stage1  pretrains a tiny OpenFlamingo on its captions (everything trainable);
-3. stage2  MultiModal-GPT: stage 1 frozen + LoRA, joint vision-language and language-only
+2. clip    pretrains a tiny CLIP contrastively on its captions (the stand-in for
+           OpenAI's CLIP ViT-L/14);
+3. stage1  pretrains a tiny OpenFlamingo on its image-text documents (CLIP frozen, the
+           perceiver, cross-attention and a from-scratch LM trainable);
+4. stage2  MultiModal-GPT: stage 1 frozen + LoRA, joint vision-language and language-only
            instruction tuning, accumulation 16, cosine schedule;
-4. eval    answers the held-out items with the stage-1 base and the tuned model, writes
+5. eval    answers the held-out items with the stage-1 base and the tuned model, writes
            eval.json and prints the table;
-5. chat    prints a short transcript on a held-out image.
+6. chat    prints a short transcript on a held-out image.
 
-Finished stages are reused when run again (``--force stage1`` redoes stage 1 and what
-follows). Every long step shows progress.
+Finished stages are reused when run again; a stage that runs makes every later stage run
+too (``--force stage1`` redoes stage 1 and what follows). Every long step shows progress.
 """
 from __future__ import annotations
 
@@ -24,9 +27,10 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
 STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
-STAGES = ('data', 'stage1', 'stage2', 'eval')
+STAGES = ('data', 'clip', 'stage1', 'stage2', 'eval')
 TRANSCRIPT = ('Describe the image in detail.', 'What color are the shapes?',
               'How many of them are there?')
 LANGUAGE_TRANSCRIPT = ('What is 3 plus 4?', 'Reverse the word dog.')
@@ -40,6 +44,10 @@ def parse_args(argv=None):
                         help='redo this stage and every later one')
     parser.add_argument('--eval-per-task', type=int, default=50,
                         help='held-out items per task (default: 50)')
+    parser.add_argument('--smoke', action='store_true',
+                        help='a one-minute check of the whole pipeline on a tiny world with a '
+                             'few steps per stage (tests the code, not the accuracy; use '
+                             'another --work-dir)')
     return parser.parse_args(argv)
 
 
@@ -76,48 +84,78 @@ class Demo:
     def __init__(self, args):
         self.root = os.path.abspath(args.work_dir)
         self.data = os.path.join(self.root, 'data')
+        self.stage0 = os.path.join(self.root, 'stage0')
         self.stage1 = os.path.join(self.root, 'stage1')
         self.stage2 = os.path.join(self.root, 'stage2')
+        self.clip_weights = os.path.join(self.stage0, 'clip_tiny.safetensors')
         self.base_weights = os.path.join(self.stage1, 'openflamingo_tiny.safetensors')
         self.lora_weights = os.path.join(self.stage2, 'mmgpt_lora.safetensors')
         self.eval_json = os.path.join(self.root, 'eval.json')
-        self.eval_per_task = args.eval_per_task
+        self.eval_per_task = 2 if args.smoke else args.eval_per_task
+        self.smoke = args.smoke
         self.force = STAGES.index(args.force) if args.force else len(STAGES)
 
     def done(self, stage: str, marker: str) -> bool:
-        """Whether a stage's output exists and it is not forced."""
-        if STAGES.index(stage) >= self.force:
-            return False
-        if os.path.exists(marker):
+        """Whether a stage's output exists and it is not forced.
+
+        A stage that is not done forces every later stage: their outputs were made from
+        the old one.
+        """
+        index = STAGES.index(stage)
+        if index < self.force and os.path.exists(marker):
             print(f'[reusing {os.path.relpath(marker)}]', flush=True)
             return True
+        self.force = min(self.force, index + 1)
         return False
 
     def make_data(self):
         """Stage: the shapes world."""
-        banner('1/5 data: the synthetic shapes world in public annotation formats')
+        banner('1/6 data: the synthetic shapes world in public annotation formats')
         if self.done('data', os.path.join(self.data, 'meta.json')):
             return
         from mmgpt.demo import generate_shapes_world
+        sizes = dict(num_train=48, num_test=12, num_lang=48) if self.smoke else {}
         meta = generate_shapes_world(self.data, eval_per_task=self.eval_per_task,
-                                     progress=True)
+                                     progress=True, **sizes)
         print(f'wrote {len(meta["files"])} files to {os.path.relpath(self.data)}')
+
+    def train_clip(self):
+        """Stage: pretrain the tiny CLIP."""
+        from mmengine import Config
+        from mmengine.registry import init_default_scope
+
+        from mmgpt.demo.clip_pretrain import pretrain_clip, read_captions
+        from mmgpt.registry import DATASETS
+
+        banner('2/6 stage 0: pretrain a tiny CLIP on the captions (contrastive)')
+        if self.done('clip', self.clip_weights):
+            return
+        cfg = Config.fromfile(STAGE0_CONFIG)
+        init_default_scope('mmgpt')
+        datasets = [DATASETS.build(dict(d, data_root=self.data)) for d in cfg.captions]
+        options = dict(cfg.clip_pretrain, steps=5) if self.smoke else cfg.clip_pretrain
+        pretrain_clip(read_captions(datasets), cfg.vision_encoder, cfg.tokenizer,
+                      self.clip_weights, progress=True, **options)
 
     def train_stage1(self):
         """Stage: pretrain the tiny OpenFlamingo."""
-        banner('2/5 stage 1: pretrain a tiny OpenFlamingo on captions (all weights train)')
+        banner('3/6 stage 1: pretrain a tiny OpenFlamingo (CLIP frozen, the rest trains)')
         if self.done('stage1', self.base_weights):
             return
-        train(STAGE1_CONFIG, self.stage1, self._data_opts(num_vl=4, num_lang=1))
+        train(STAGE1_CONFIG, self.stage1,
+              [f'model.vision_encoder.pretrained={self.clip_weights}']
+              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts(max_epochs=1))
         export_weights(self.stage1, self.base_weights)
 
     def train_stage2(self):
         """Stage: MultiModal-GPT joint LoRA tuning."""
-        banner('3/5 stage 2: MultiModal-GPT = frozen stage 1 + LoRA, joint instruction tuning')
+        banner('4/6 stage 2: MultiModal-GPT = frozen stage 1 + LoRA, joint instruction tuning')
         if self.done('stage2', self.lora_weights):
             return
         train(STAGE2_CONFIG, self.stage2,
-              [f'model.pretrained={self.base_weights}'] + self._data_opts(num_vl=3, num_lang=1))
+              [f'model.pretrained={self.base_weights}',
+               f'model.vision_encoder.pretrained={self.clip_weights}']
+              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts(max_epochs=1))
         export_weights(self.stage2, self.lora_weights)
 
     def _data_opts(self, num_vl: int, num_lang: int) -> list:
@@ -125,6 +163,13 @@ class Demo:
         key = 'train_dataloader.dataset.{}.{}.data_root={}/'
         return [key.format('vl', i, self.data) for i in range(num_vl)] + \
             [key.format('lang', i, self.data) for i in range(num_lang)]
+
+    def _smoke_opts(self, **train_cfg) -> list:
+        """Shorter training and logging for ``--smoke``."""
+        if not self.smoke:
+            return []
+        return [f'train_cfg.{k}={v}' for k, v in train_cfg.items()] + [
+            'default_hooks.logger.interval=1', 'param_scheduler.1.end=1']
 
     def engine(self):
         """The stage-2 model with LoRA at identity: exactly the stage-1 base."""
@@ -134,6 +179,7 @@ class Demo:
 
         cfg = Config.fromfile(STAGE2_CONFIG)
         cfg.model.pretrained = self.base_weights
+        cfg.model.vision_encoder.pretrained = self.clip_weights
         return ChatEngine.from_config(cfg)
 
     def evaluate(self):
@@ -142,7 +188,7 @@ class Demo:
         from mmgpt.demo.evaluate import evaluate_items
         from mmgpt.models import load_weights_file
 
-        banner('4/5 evaluation on held-out images and questions')
+        banner('5/6 evaluation on held-out images and questions')
         if not self.done('eval', self.eval_json):
             with open(os.path.join(self.data, 'eval_items.json')) as f:
                 items = json.load(f)
@@ -171,7 +217,7 @@ class Demo:
         """Stage: a short chat on a held-out image."""
         from mmgpt.models import load_weights_file
 
-        banner('5/5 chat with the tuned model about a held-out image')
+        banner('6/6 chat with the tuned model about a held-out image')
         engine = self.engine()
         engine.model.load_state_dict(load_weights_file(self.lora_weights), strict=True)
         with open(os.path.join(self.data, 'eval_items.json')) as f:
@@ -197,8 +243,8 @@ def main(argv=None):
     start = time.perf_counter()
     demo = Demo(args)
     os.makedirs(demo.root, exist_ok=True)
-    for step in (demo.make_data, demo.train_stage1, demo.train_stage2, demo.evaluate,
-                 demo.transcript):
+    for step in (demo.make_data, demo.train_clip, demo.train_stage1, demo.train_stage2,
+                 demo.evaluate, demo.transcript):
         step()
     print(f'\ndemo finished in {(time.perf_counter() - start) / 60:.1f} min; everything is in '
           f'{os.path.relpath(demo.root)}')

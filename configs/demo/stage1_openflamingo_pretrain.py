@@ -1,8 +1,10 @@
-# Demo stage 1: grow a tiny OpenFlamingo on the shapes world's captions, the way
-# OpenFlamingo was pretrained before MultiModal-GPT tuned it: everything trainable, no
-# LoRA, OpenFlamingo's plain `<image>caption<|endofchunk|>` form.
+# Demo stage 1: grow a tiny OpenFlamingo on the shapes world's image-text documents, the
+# way OpenFlamingo was pretrained before MultiModal-GPT tuned it: the CLIP tower (stage 0)
+# frozen, the perceiver, the gated cross-attention and the language model trainable (the
+# LM too, as it starts from random weights here instead of LLaMA), no LoRA, OpenFlamingo's
+# plain `<image>text<|endofchunk|>` form.
 #   python tools/train.py configs/demo/stage1_openflamingo_pretrain.py
-# (tools/demo.py runs it, after writing the data to work_dirs/demo/data.)
+# (tools/demo.py runs it after writing the data to work_dirs/demo/data and stage 0.)
 _base_ = [
     '../_base_/models/mmgpt_tiny_shapes.py',
     '../_base_/datasets/mmgpt_joint_data.py',
@@ -13,15 +15,20 @@ data_root = 'work_dirs/demo/data/'
 work_dir = 'work_dirs/demo/stage1'
 
 model = dict(
-    lora=None,  # pretraining: every weight trains
-    freeze=False,
+    # OpenFlamingo's frozen CLIP; checkpoints and the exported Flamingo file leave it out
+    # (as OpenFlamingo's checkpoint.pt does), so stage 2 loads it from here as well.
+    vision_encoder=dict(pretrained='work_dirs/demo/stage0/clip_tiny.safetensors'),
+    lora=None,
+    freeze=True,
+    unfrozen=(r'^flamingo\.(perceiver|lang_encoder)\.',),
     cross_attn_gate_init=1.0,  # a random LM has nothing to protect: open the gates
 )
 
 # Pretraining text, as OpenFlamingo's: image-grounded text in the plain form (the
-# captions and every answer sentence of the LLaVA-style files; questions are not part
-# of the plain form) plus language-only text (the Dolly-style responses), 24 + 8 per
-# iteration. 11,021 image-text documents / 24 = 460 iterations per epoch x 4 = 1,840.
+# captions, and the LLaVA-style questions and answers as interleaved documents
+# `<image>question\nanswer<|endofchunk|>`, template `openflamingo_interleaved`) plus
+# language-only text (the Dolly-style tasks), 24 + 8 per iteration. 11,021 image-text
+# documents / 24 = 460 iterations per epoch x 4 = 1,840.
 img_prefix = 'images/train/'
 train_dataloader = dict(
     batch_size=32,

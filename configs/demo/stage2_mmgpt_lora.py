@@ -1,8 +1,9 @@
 # Demo stage 2: MultiModal-GPT itself on the shapes world. The stage-1 model is the
-# pretrained OpenFlamingo: loaded strictly, frozen, LoRA r=16 on the paper's targets
-# (self-attention, gated cross-attention, its feed-forward), trained jointly on
-# vision-language (LLaVA-style detail / QA / multi-turn) and language-only (Dolly-style)
-# instructions in the one template, with gradient accumulation 16 and a cosine schedule.
+# pretrained OpenFlamingo (its CLIP tower from stage 0): loaded strictly, frozen, LoRA
+# r=16 on the paper's targets (self-attention, gated cross-attention, its feed-forward),
+# trained jointly on vision-language (LLaVA-style detail / QA / multi-turn) and
+# language-only (Dolly-style) instructions in the one template, with gradient
+# accumulation 16 and a cosine schedule.
 #   python tools/train.py configs/demo/stage2_mmgpt_lora.py
 # (tools/demo.py runs it after stage 1 and exports stage 1's weights to `pretrained`.)
 _base_ = [
@@ -14,12 +15,17 @@ _base_ = [
 data_root = 'work_dirs/demo/data/'
 work_dir = 'work_dirs/demo/stage2'
 
-model = dict(pretrained='work_dirs/demo/stage1/openflamingo_tiny.safetensors')
+model = dict(
+    pretrained='work_dirs/demo/stage1/openflamingo_tiny.safetensors',
+    vision_encoder=dict(pretrained='work_dirs/demo/stage0/clip_tiny.safetensors'),
+)
 
 # Each iteration: 4 vision-language + 4 language-only samples (the paper's 1:1, as if
-# on 4 GPUs); 16 accumulated iterations = 128 samples per update. One epoch over the
-# 9,021 vision-language conversations = 2,256 iterations = 141 updates. cc_sbu_align
-# captions are left out: they would teach "describe the image" to answer in caption form.
+# on 4 GPUs); 16 accumulated iterations = 128 samples per update. As the paper samples
+# its larger sets (A-OKVQA 5,000, COCO 512, ...), a seeded half of each LLaVA-style file:
+# one epoch over 1,000 + 2,500 + 1,000 = 4,500 conversations = 1,125 iterations = 70
+# updates (the loss is flat after about 40). cc_sbu_align captions are left out: they
+# would teach "describe the image" to answer in caption form.
 img_prefix = 'images/train/'
 train_dataloader = dict(
     batch_size=8,
@@ -30,11 +36,11 @@ train_dataloader = dict(
         type='JointDataset',
         vl=[
             dict(type='LlavaDataset', data_root=data_root, ann_file='llava_detail.json',
-                 img_prefix=img_prefix),
+                 img_prefix=img_prefix, sample=1000),
             dict(type='LlavaDataset', data_root=data_root, ann_file='llava_qa.json',
-                 img_prefix=img_prefix),
+                 img_prefix=img_prefix, sample=2500),
             dict(type='LlavaDialDataset', data_root=data_root, ann_file='llava_dialog.json',
-                 img_prefix=img_prefix),
+                 img_prefix=img_prefix, sample=1000),
         ],
         lang=[dict(type='DollyDataset', data_root=data_root, ann_file='dolly.jsonl')],
         pipeline=[

@@ -9,9 +9,12 @@ vision_encoder = dict(
     name='mmgpt-tiny-vit-48',
     pretrained=None,
     model_cfg=dict(
-        embed_dim=32,
+        embed_dim=64,
         vision_cfg=dict(image_size=48, layers=2, width=64, patch_size=8, head_width=32),
-        text_cfg=dict(context_length=8, vocab_size=16, width=16, heads=1, layers=1)),
+        # The text tower is used only by the demo's CLIP pretraining (stage 0); it reads
+        # captions with the tiny BPE below (515 tokens with the Flamingo tokens, EOS = 1).
+        text_cfg=dict(context_length=24, vocab_size=515, width=64, heads=2, layers=2,
+                      pool_type='eos', eos_id=1)),
     quick_gelu=True,
 )
 tokenizer = dict(type='tiny_bpe', vocab_size=512)
