@@ -10,8 +10,8 @@ _base_ = [
     '../_base_/datasets/mmgpt_joint_data.py',
     '../_base_/schedules/mmgpt_1epoch.py',
     '../_base_/default_runtime.py',
+    '../_base_/datasets/shapes_world.py',
 ]
-data_root = 'work_dirs/demo/data/'
 work_dir = 'work_dirs/demo/stage1'
 
 model = dict(
@@ -29,7 +29,6 @@ model = dict(
 # `<image>question\nanswer<|endofchunk|>`, template `openflamingo_interleaved`) plus
 # language-only text (the Dolly-style tasks), 24 + 8 per iteration. 11,021 image-text
 # documents / 24 = 460 iterations per epoch x 4 = 1,840.
-img_prefix = 'images/train/'
 train_dataloader = dict(
     batch_size=32,
     num_workers=0, persistent_workers=False, pin_memory=False,
@@ -37,17 +36,9 @@ train_dataloader = dict(
     collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(
         type='JointDataset',
-        vl=[
-            dict(type='CcSbuAlignDataset', data_root=data_root,
-                 ann_file='cc_sbu_align/filter_cap.json', img_prefix='cc_sbu_align/image/'),
-            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_detail.json',
-                 img_prefix=img_prefix),
-            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_qa.json',
-                 img_prefix=img_prefix),
-            dict(type='LlavaDialDataset', data_root=data_root, ann_file='llava_dialog.json',
-                 img_prefix=img_prefix),
-        ],
-        lang=[dict(type='DollyDataset', data_root=data_root, ann_file='dolly.jsonl')],
+        vl=[_base_.shapes_captions, _base_.shapes_detail, _base_.shapes_qa,
+            _base_.shapes_dialog],
+        lang=[_base_.shapes_dolly],
         pipeline=[
             dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
             dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=64,

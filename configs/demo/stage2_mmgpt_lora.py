@@ -11,8 +11,8 @@ _base_ = [
     '../_base_/datasets/mmgpt_joint_data.py',
     '../_base_/schedules/mmgpt_1epoch.py',
     '../_base_/default_runtime.py',
+    '../_base_/datasets/shapes_world.py',
 ]
-data_root = 'work_dirs/demo/data/'
 work_dir = 'work_dirs/demo/stage2'
 
 model = dict(
@@ -26,7 +26,6 @@ model = dict(
 # one epoch over 1,000 + 2,500 + 1,000 = 4,500 conversations = 1,125 iterations = 70
 # updates (the loss is flat after about 40). cc_sbu_align captions are left out: they
 # would teach "describe the image" to answer in caption form.
-img_prefix = 'images/train/'
 train_dataloader = dict(
     batch_size=8,
     num_workers=0, persistent_workers=False, pin_memory=False,
@@ -34,15 +33,9 @@ train_dataloader = dict(
     collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(
         type='JointDataset',
-        vl=[
-            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_detail.json',
-                 img_prefix=img_prefix, sample=1000),
-            dict(type='LlavaDataset', data_root=data_root, ann_file='llava_qa.json',
-                 img_prefix=img_prefix, sample=2500),
-            dict(type='LlavaDialDataset', data_root=data_root, ann_file='llava_dialog.json',
-                 img_prefix=img_prefix, sample=1000),
-        ],
-        lang=[dict(type='DollyDataset', data_root=data_root, ann_file='dolly.jsonl')],
+        vl=[dict(_base_.shapes_detail, sample=1000), dict(_base_.shapes_qa, sample=2500),
+            dict(_base_.shapes_dialog, sample=1000)],
+        lang=[_base_.shapes_dolly],
         pipeline=[
             dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
             dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=256),
@@ -50,7 +43,7 @@ train_dataloader = dict(
         ]))
 
 # The paper's schedule shape (AdamW, accumulation 16, clip 1.0 per update, warm-up then
-# cosine over one epoch) with a learning rate for 141 updates of a tiny model instead of
+# cosine over one epoch) with a learning rate for 70 updates of a tiny model instead of
 # ~1,300 of a 7B one: 5e-3, warm-up 5 updates = 80 iterations.
 optim_wrapper = dict(optimizer=dict(lr=5e-3))
 param_scheduler = [

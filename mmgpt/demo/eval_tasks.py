@@ -110,8 +110,9 @@ def summarize(items: Sequence[Mapping],
             Defaults to None (no accuracies).
 
     Returns:
-        dict: ``{'tasks': {task: {'n': int, 'chance': float, <model>: float, ...}}}``,
-        tasks in order of first appearance.
+        dict: ``{'tasks': {task: {'n': int, 'chance': float, <model>: float, ...}},
+        'overall': {...}}``, tasks in order of first appearance; ``overall`` is the same
+        over all items together (each item counts once).
     """
     scores = dict(scores or {})
     for name, flags in scores.items():
@@ -119,29 +120,34 @@ def summarize(items: Sequence[Mapping],
             raise ValueError(f'scores[{name!r}] has {len(flags)} flags for {len(items)} '
                              'items; give one flag per item, in item order')
     tasks: dict[str, dict] = {}
+    overall = {'n': 0, 'chance': 0.0, **dict.fromkeys(scores, 0.0)}
     for index, item in enumerate(items):
         entry = tasks.setdefault(item['task'], {'n': 0, 'chance': 0.0,
                                                 **dict.fromkeys(scores, 0.0)})
-        entry['n'] += 1
-        entry['chance'] += float(item['chance'])
-        for name, flags in scores.items():
-            entry[name] += float(bool(flags[index]))
-    for entry in tasks.values():
+        for target in (entry, overall):
+            target['n'] += 1
+            target['chance'] += float(item['chance'])
+            for name, flags in scores.items():
+                target[name] += float(bool(flags[index]))
+    for entry in [*tasks.values(), overall]:
         for key in ['chance', *scores]:
-            entry[key] = round(entry[key] / entry['n'], 4)
-    return {'tasks': tasks}
+            entry[key] = round(entry[key] / max(entry['n'], 1), 4)
+    return {'tasks': tasks, 'overall': overall}
 
 
 def format_table(summary: Mapping) -> str:
     """Render a :func:`summarize` result as a plain-text table.
 
     Args:
-        summary (Mapping): ``{'tasks': {task: {'n': ..., 'chance': ..., ...}}}``.
+        summary (Mapping): ``{'tasks': {task: {'n': ..., 'chance': ..., ...}}}`` and
+            optionally ``'overall'`` (shown last, as ``all``).
 
     Returns:
         str: One header line and one line per task; fractions shown as percentages.
     """
-    tasks = summary['tasks']
+    tasks = dict(summary['tasks'])
+    if summary.get('overall'):
+        tasks['all'] = summary['overall']
     columns = ['n', 'chance']
     for entry in tasks.values():
         columns += [key for key in entry if key not in columns]

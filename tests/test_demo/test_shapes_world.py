@@ -318,13 +318,15 @@ def test_summarize_and_table():
     items = [{'task': 'count', 'chance': 1 / 3}, {'task': 'count', 'chance': 1 / 3},
              {'task': 'lang_add', 'chance': 0.1}]
     summary = summarize(items, {'base': [False, True, False], 'tuned': [True, True, True]})
-    assert summary == {'tasks': {
-        'count': {'n': 2, 'chance': 0.3333, 'base': 0.5, 'tuned': 1.0},
-        'lang_add': {'n': 1, 'chance': 0.1, 'base': 0.0, 'tuned': 1.0}}}
-    assert summarize(items) == {'tasks': {'count': {'n': 2, 'chance': 0.3333},
-                                          'lang_add': {'n': 1, 'chance': 0.1}}}
-    table = format_table(summary)
-    assert 'count' in table and '50.0%' in table and '100.0%' in table
+    assert summary == {
+        'tasks': {'count': {'n': 2, 'chance': 0.3333, 'base': 0.5, 'tuned': 1.0},
+                  'lang_add': {'n': 1, 'chance': 0.1, 'base': 0.0, 'tuned': 1.0}},
+        'overall': {'n': 3, 'chance': 0.2556, 'base': 0.3333, 'tuned': 1.0}}
+    assert summarize(items)['tasks'] == {'count': {'n': 2, 'chance': 0.3333},
+                                         'lang_add': {'n': 1, 'chance': 0.1}}
+    table = format_table(summary).splitlines()
+    assert table[1].split() == ['count', '2', '33.3%', '50.0%', '100.0%']
+    assert table[-1].split() == ['all', '3', '25.6%', '33.3%', '100.0%']
     with pytest.raises(ValueError, match='one flag per item'):
         summarize(items, {'base': [True]})
 
