@@ -388,8 +388,10 @@ def dialog_turns(scene: Scene, rng: random.Random) -> list[dict]:
                     ('color', 'What color is it written in?',
                      f'It is written in {scene.color}.')]
         else:
+            # The same answer as the single-turn question (QUESTIONS['word_color']): one
+            # question, one reference sentence.
             plan = [('color', 'What color is the text in the image?',
-                     f'The text is {scene.color}.'),
+                     f'The word is written in {scene.color}.'),
                     ('word', 'What does it say?', f'It says {scene.word}.')]
     else:
         first = rng.choice(('shape', 'count'))

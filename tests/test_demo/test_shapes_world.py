@@ -25,9 +25,11 @@ from mmgpt.demo.shapes_world import (
     SHAPES,
     VL_TASKS,
     WORDS,
+    dialog_turns,
     generate_shapes_world,
     glyph_mask,
     layout,
+    qa_items,
     render_scene,
     sample_scene,
 )
@@ -312,6 +314,23 @@ def test_strict_scoring_needs_the_reference_sentence():
     assert score_answer(item, 'two red circles.')
     assert not score_answer(item, 'two red circles.', strict=True)
     assert not score_answer(item, 'There are three shapes.', strict=True)
+
+
+def test_a_question_has_one_reference_answer():
+    rng = random.Random(3)
+    checked = 0
+    for _ in range(100):
+        scene = sample_scene(rng, 48)
+        single = {}
+        for seed in range(12):  # every phrasing of each single-turn question
+            for item in qa_items(scene, random.Random(seed)):
+                single[item['question']] = item['answer']
+        for seed in range(6):
+            first = dialog_turns(scene, random.Random(seed))[0]
+            if first['question'] in single:
+                assert first['answer'] == single[first['question']], first['question']
+                checked += 1
+    assert checked > 100
 
 
 def test_summarize_and_table():
