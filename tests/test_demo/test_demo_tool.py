@@ -1,4 +1,5 @@
-"""tools/demo.py end to end at smoke size: every stage runs, reruns reuse, --force redoes."""
+"""tools/demo.py end to end at smoke size: every stage runs, reruns reuse, --force and a
+missing output redo a stage and every later one."""
 import json
 import subprocess
 import sys
@@ -40,4 +41,12 @@ def test_demo_runs_every_stage_then_reuses_and_forces(tmp_path):
     for name in STAGE_FILES[:3]:
         assert (tmp_path / name).stat().st_mtime_ns == stamps[name], name
     for name in STAGE_FILES[3:]:
+        assert (tmp_path / name).stat().st_mtime_ns > stamps[name], name
+
+    # A missing earlier output is remade, and everything made from it too.
+    stamps = {n: (tmp_path / n).stat().st_mtime_ns for n in STAGE_FILES}
+    (tmp_path / STAGE_FILES[1]).unlink()
+    out = _demo(tmp_path)
+    assert out.count('[reusing') == 1  # the data only
+    for name in STAGE_FILES[2:]:
         assert (tmp_path / name).stat().st_mtime_ns > stamps[name], name
