@@ -59,14 +59,10 @@ def banner(text: str) -> None:
 def export_weights(work_dir: str, out_path: str) -> None:
     """Copy the weights of a training run's last checkpoint to a safetensors file."""
     from mmengine.runner import find_latest_checkpoint
-    from safetensors.torch import save_file
 
-    from mmgpt.models import load_weights_file
+    from mmgpt.models import load_weights_file, save_weights_file
 
-    state = load_weights_file(find_latest_checkpoint(work_dir))
-    tmp = out_path + '.tmp'
-    save_file({k: v.contiguous() for k, v in state.items()}, tmp)
-    os.replace(tmp, out_path)
+    save_weights_file(load_weights_file(find_latest_checkpoint(work_dir)), out_path)
 
 
 def train(config: str, work_dir: str, options: list) -> None:
@@ -144,7 +140,7 @@ class Demo:
             return
         train(STAGE1_CONFIG, self.stage1,
               [f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts(max_epochs=1))
+              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts())
         export_weights(self.stage1, self.base_weights)
 
     def train_stage2(self):
@@ -155,7 +151,7 @@ class Demo:
         train(STAGE2_CONFIG, self.stage2,
               [f'model.pretrained={self.base_weights}',
                f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts(max_epochs=1))
+              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts())
         export_weights(self.stage2, self.lora_weights)
 
     def _data_opts(self, num_vl: int, num_lang: int) -> list:
@@ -164,12 +160,12 @@ class Demo:
         return [key.format('vl', i, self.data) for i in range(num_vl)] + \
             [key.format('lang', i, self.data) for i in range(num_lang)]
 
-    def _smoke_opts(self, **train_cfg) -> list:
-        """Shorter training and logging for ``--smoke``."""
+    def _smoke_opts(self) -> list:
+        """One epoch, logged every iteration, for ``--smoke``."""
         if not self.smoke:
             return []
-        return [f'train_cfg.{k}={v}' for k, v in train_cfg.items()] + [
-            'default_hooks.logger.interval=1', 'param_scheduler.1.end=1']
+        return ['train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
+                'param_scheduler.1.end=1']
 
     def engine(self):
         """The stage-2 model with LoRA at identity: exactly the stage-1 base."""
@@ -186,6 +182,7 @@ class Demo:
         """Stage: base vs tuned on held-out items."""
         from mmgpt.demo import format_table, summarize
         from mmgpt.demo.evaluate import evaluate_items
+        from mmgpt.engine import atomic_write_bytes
         from mmgpt.models import load_weights_file
 
         banner('5/6 evaluation on held-out images and questions')
@@ -204,9 +201,7 @@ class Demo:
                                         reference=i['answer'], base=b['answer'],
                                         tuned=t['answer'])
                                    for i, b, t in list(zip(items, base, tuned))[::15]]
-            with open(self.eval_json + '.tmp', 'w') as f:
-                json.dump(summary, f, indent=1)
-            os.replace(self.eval_json + '.tmp', self.eval_json)
+            atomic_write_bytes(json.dumps(summary, indent=1).encode(), self.eval_json)
         with open(self.eval_json) as f:
             summary = json.load(f)
         print(format_table(summary))

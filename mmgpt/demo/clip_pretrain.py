@@ -12,7 +12,6 @@ encoder config's ``model_cfg.text_cfg`` must have ``vocab_size >= len(tokenizer)
 """
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Sequence
 
@@ -21,7 +20,7 @@ import torch
 from mmengine.logging import MMLogger
 from PIL import Image
 
-from mmgpt.models import build_clip, build_image_transform, build_tokenizer
+from mmgpt.models import build_clip, build_image_transform, build_tokenizer, save_weights_file
 
 __all__ = ['read_captions', 'pretrain_clip']
 
@@ -95,7 +94,6 @@ def pretrain_clip(pairs: Sequence[tuple[str, str]], vision_encoder: dict, tokeni
         the training images whose own caption scores highest among the distinct captions),
         ``num_pairs`` and ``num_captions``.
     """
-    from safetensors.torch import save_file
     from tqdm import tqdm
 
     if not str(out_file).endswith('.safetensors'):
@@ -150,18 +148,12 @@ def pretrain_clip(pairs: Sequence[tuple[str, str]], vision_encoder: dict, tokeni
         for start in range(0, len(paths), 256):
             feats = clip.encode_image(images[start:start + 256], normalize=True)
             best = (feats @ text_features.T).argmax(-1).tolist()
-            correct += sum(
-                index_ in by_caption[captions[b]]
-                for index_, b in zip(range(start, start + len(best)), best))
-    image_captions = len(pairs)
+            correct += sum(image in by_caption[captions[caption]]
+                           for image, caption in enumerate(best, start))
     metrics = dict(loss=sum(losses[-20:]) / len(losses[-20:]), first_loss=losses[0],
-                   retrieval=correct / len(paths), num_pairs=image_captions,
+                   retrieval=correct / len(paths), num_pairs=len(pairs),
                    num_captions=len(captions))
-    os.makedirs(os.path.dirname(os.path.abspath(out_file)), exist_ok=True)
-    tmp = f'{out_file}.tmp'
-    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, tmp,
-              metadata={'format': 'pt'})
-    os.replace(tmp, out_file)
+    save_weights_file(clip.state_dict(), out_file)
     MMLogger.get_current_instance().info(
         'CLIP pretraining: loss {first_loss:.3f} -> {loss:.3f}, training retrieval '
         '{retrieval:.1%} over {num_captions} captions'.format(**metrics))

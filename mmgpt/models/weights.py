@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 __all__ = ['CheckpointKeyError', 'UnsafeCheckpointError', 'load_weights_file',
-           'canonical_names', 'check_keys']
+           'save_weights_file', 'canonical_names', 'check_keys']
 
 #: Containers in which training scripts nest a state dict.
 _NESTED_KEYS = ('state_dict', 'model_state_dict', 'model')
@@ -71,6 +71,24 @@ def load_weights_file(path: str) -> dict[str, torch.Tensor]:
     if obj and all(k.startswith('module.') for k in obj):
         obj = {k[len('module.'):]: v for k, v in obj.items()}
     return obj
+
+
+def save_weights_file(state: dict[str, torch.Tensor], path: str) -> None:
+    """Write a state dict as ``.safetensors``, crash-safe (old file or new, never half).
+
+    Args:
+        state (dict[str, torch.Tensor]): The tensors by name.
+        path (str): The target, ending in ``.safetensors``; its folder is created.
+    """
+    from safetensors.torch import save
+
+    from mmgpt.engine.checkpoint import atomic_write_bytes
+
+    if not str(path).endswith('.safetensors'):
+        raise ValueError(f'weights are written as .safetensors, got {path!r}')
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    data = save({k: v.contiguous() for k, v in state.items()}, metadata={'format': 'pt'})
+    atomic_write_bytes(data, path)
 
 
 def canonical_names(module: nn.Module) -> dict[str, str]:

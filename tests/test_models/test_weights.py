@@ -6,7 +6,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from mmgpt.models import CheckpointKeyError, UnsafeCheckpointError, load_weights_file
+from mmgpt.models import (
+    CheckpointKeyError,
+    UnsafeCheckpointError,
+    load_weights_file,
+    save_weights_file,
+)
 from mmgpt.testing import build_tiny, open_gates, randomize_lora, vl_prompt
 
 
@@ -81,3 +86,15 @@ def test_nested_and_ddp_prefixed_state_dicts_are_unwrapped(tmp_path):
     path = str(tmp_path / 'ckpt.pth')
     torch.save({'state_dict': {'module.a': torch.ones(2)}, 'step': 3}, path)
     assert list(load_weights_file(path)) == ['a']
+
+
+def test_save_weights_file_round_trips_and_leaves_no_temporary_file(tmp_path):
+    state = {'a': torch.arange(6.0).reshape(2, 3).t(), 'b': torch.ones(2, dtype=torch.int64)}
+    path = tmp_path / 'new' / 'w.safetensors'
+    save_weights_file(state, str(path))
+    loaded = load_weights_file(str(path))
+    assert loaded.keys() == state.keys()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    assert os.listdir(path.parent) == ['w.safetensors']
+    with pytest.raises(ValueError, match='.safetensors'):
+        save_weights_file(state, str(tmp_path / 'w.pth'))
