@@ -38,6 +38,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN
+
 __all__ = [
     'Template', 'Segment', 'TEMPLATES', 'IGNORE_INDEX', 'BOS', 'EOS', 'MEDIA', 'EOC',
     'get_template', 'render', 'chat_prompt', 'segments_to_text', 'encode_segments',
@@ -237,8 +239,6 @@ def segments_to_text(segments: list, bos: str = '<BOS>', eos: str = '<EOS>',
 
 
 def _special_ids(tokenizer) -> dict:
-    from mmgpt.models.tokenizer import EOC_TOKEN, MEDIA_TOKEN
-
     ids = {BOS: tokenizer.bos_token_id, EOS: tokenizer.eos_token_id,
            MEDIA: tokenizer.convert_tokens_to_ids(MEDIA_TOKEN),
            EOC: tokenizer.convert_tokens_to_ids(EOC_TOKEN)}

@@ -25,9 +25,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmgpt.models.tokenizer import MEDIA_TOKEN  # noqa: E402
 from mmgpt.registry import DATA_SAMPLERS, DATASETS  # noqa: E402
 from mmgpt.templates import IGNORE_INDEX  # noqa: E402
+from mmgpt.tokenizer import MEDIA_TOKEN  # noqa: E402
 
 GREEN, RESET = '\x1b[32m', '\x1b[0m'
 

@@ -182,8 +182,8 @@ class Demo:
         """Stage: base vs tuned on held-out items."""
         from mmgpt.demo import format_table, summarize
         from mmgpt.demo.evaluate import evaluate_items
-        from mmgpt.engine import atomic_write_bytes
         from mmgpt.models import load_weights_file
+        from mmgpt.utils import atomic_write_bytes
 
         banner('5/6 evaluation on held-out images and questions')
         if not self.done('eval', self.eval_json):

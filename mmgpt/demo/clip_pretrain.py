@@ -20,7 +20,9 @@ import torch
 from mmengine.logging import MMLogger
 from PIL import Image
 
-from mmgpt.models import build_clip, build_image_transform, build_tokenizer, save_weights_file
+from mmgpt.models import build_clip, save_weights_file
+from mmgpt.tokenizer import build_tokenizer
+from mmgpt.utils.image import build_image_transform
 
 __all__ = ['read_captions', 'pretrain_clip']
 

@@ -42,13 +42,14 @@ import json
 import os
 import random
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mmgpt.utils.fileio import atomic_write_bytes
 
 from .eval_tasks import NUMBER_WORDS
 
@@ -506,17 +507,9 @@ def _lang_eval_item(task: str, rng: random.Random) -> dict:
 
 # ----------------------------------------------------------------------------- writing
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` crash-safe, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as file:
-            file.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(data, str(path))
 
 
 def _image_bytes(image: Image.Image, fmt: str) -> bytes:

@@ -1,5 +1,4 @@
 """Training engine: runner fixes, loop, hooks, optimizer constructor, precision."""
-from .checkpoint import atomic_replace, atomic_write_bytes
 from .dist import init_cpu_dist
 from .hooks import EvaluateChatHook, MMGPTCheckpointHook, TokenThroughputHook, count_tokens
 from .loops import ResumableEpochBasedTrainLoop
@@ -13,5 +12,5 @@ __all__ = [
     'EvaluateChatHook',
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
-    'atomic_write_bytes', 'atomic_replace', 'count_tokens',
+    'count_tokens',
 ]

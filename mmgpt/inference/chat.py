@@ -17,9 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+from mmengine import Config
+from mmengine.registry import init_default_scope
 from PIL import Image
 
+from mmgpt.models import load_weights_file
+from mmgpt.registry import MODELS
 from mmgpt.templates import chat_prompt, encode_segments, get_stop_words, segments_to_text
+from mmgpt.utils.image import build_image_transform, read_rgb_image
 
 __all__ = ['GenerationOptions', 'Conversation', 'ChatEngine']
 
@@ -98,7 +103,6 @@ class Conversation:
     def add_image(self, image) -> None:
         """Add an image (a path or a PIL image); the next question is about it."""
         if not isinstance(image, Image.Image):
-            from mmgpt.datasets.transforms import read_rgb_image
             image = read_rgb_image(str(image))
         self.pending_image = image.convert('RGB')
 
@@ -165,7 +169,7 @@ class ChatEngine:
     Args:
         model: A :class:`mmgpt.models.MultiModalGPT` (its trained weights loaded).
         image_transform: Maps an RGB PIL image to a ``(3, H, W)`` tensor (the tower's
-            own preprocessing, :func:`mmgpt.models.build_image_transform`).
+            own preprocessing, :func:`mmgpt.utils.image.build_image_transform`).
         template (str): Template name. Defaults to ``'mmgpt'``.
         max_context (int, optional): Prompt + answer token budget; older turns are
             dropped to fit. Defaults to the language model's ``max_position_embeddings``.
@@ -194,17 +198,10 @@ class ChatEngine:
             device (str): Defaults to ``'cpu'``.
             **kwargs: More :class:`ChatEngine` arguments.
         """
-        from mmengine import Config
-        from mmengine.registry import init_default_scope
-
-        from mmgpt.models import build_image_transform
-        from mmgpt.registry import MODELS
-
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         init_default_scope(cfg.get('default_scope', 'mmgpt'))
         model = MODELS.build(cfg.model)
         if checkpoint:
-            from mmgpt.models import load_weights_file
             model.load_state_dict(load_weights_file(checkpoint), strict=True)
         model.to(device)
         return cls(model, build_image_transform(cfg.model.vision_encoder), **kwargs)

@@ -2,14 +2,13 @@
 from .flamingo_lm import add_flamingo_to_lm, infer_decoder_layers_attr, language_only
 from .lora import PAPER_LORA_TARGETS, add_lora, set_trainable
 from .mmgpt import OPENFLAMINGO_ALLOWED_MISSING, PAPER_LORA, MultiModalGPT
-from .tokenizer import build_tokenizer
-from .vision_encoder import build_clip, build_image_transform, build_vision_encoder
+from .vision_encoder import build_clip, build_vision_encoder
 from .weights import CheckpointKeyError, UnsafeCheckpointError, load_weights_file, save_weights_file
 
 __all__ = [
     'MultiModalGPT', 'PAPER_LORA', 'PAPER_LORA_TARGETS', 'OPENFLAMINGO_ALLOWED_MISSING',
     'add_flamingo_to_lm', 'infer_decoder_layers_attr', 'language_only', 'add_lora',
-    'set_trainable', 'build_tokenizer', 'build_clip', 'build_image_transform',
+    'set_trainable', 'build_clip',
     'build_vision_encoder',
     'CheckpointKeyError', 'UnsafeCheckpointError', 'load_weights_file', 'save_weights_file',
 ]

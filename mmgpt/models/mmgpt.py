@@ -24,11 +24,11 @@ from open_flamingo.src.helpers import PerceiverResampler
 from torch.nn.modules.module import _IncompatibleKeys
 
 from mmgpt.registry import MODELS
+from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN, build_tokenizer
 
 from .flamingo_lm import add_flamingo_to_lm, language_only
 from .language_model import build_language_model
 from .lora import PAPER_LORA_TARGETS, add_lora, set_trainable
-from .tokenizer import EOC_TOKEN, MEDIA_TOKEN, build_tokenizer
 from .vision_encoder import build_vision_encoder, vision_width
 from .weights import canonical_names, check_keys, load_weights_file
 

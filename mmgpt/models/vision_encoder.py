@@ -1,4 +1,7 @@
-"""The CLIP vision tower (open_clip) and its image preprocessing, built from one config.
+"""The CLIP vision tower (open_clip), built from one config.
+
+Its image preprocessing is :func:`mmgpt.utils.image.build_image_transform` (bottom layer,
+so the data pipeline does not import the model code).
 
 Config (the same dict is used by the model and by the data pipeline)::
 
@@ -16,25 +19,16 @@ import os
 import open_clip
 from torch import nn
 
-__all__ = ['build_clip', 'build_vision_encoder', 'build_image_transform', 'vision_width']
+from mmgpt.utils.image import clip_model_cfg
+
+__all__ = ['build_clip', 'build_vision_encoder', 'vision_width']
 
 _OPENAI_TAG = 'openai'
 
 
-def _model_cfg(cfg: dict) -> dict:
-    if cfg.get('model_cfg') is not None:
-        return dict(cfg['model_cfg'])
-    model_cfg = open_clip.get_model_config(cfg['name'])
-    if model_cfg is None:
-        raise ValueError(
-            f"open_clip has no model named {cfg['name']!r}; give `model_cfg` for a custom tower "
-            f'(known: {", ".join(open_clip.list_models()[:8])}, ...)')
-    return model_cfg
-
-
 def vision_width(cfg: dict) -> int:
     """Width of the patch tokens the tower outputs (the perceiver's ``dim``)."""
-    return int(_model_cfg(cfg)['vision_cfg']['width'])
+    return int(clip_model_cfg(cfg)['vision_cfg']['width'])
 
 
 def _quick_gelu(cfg: dict) -> bool:
@@ -90,22 +84,3 @@ def build_vision_encoder(cfg: dict) -> nn.Module:
     visual = build_clip(cfg).visual
     visual.output_tokens = True
     return visual
-
-
-def build_image_transform(cfg: dict):
-    """The tower's own evaluation preprocessing (resize, centre crop, normalise).
-
-    Args:
-        cfg (dict): The vision encoder config.
-
-    Returns:
-        A callable mapping an RGB ``PIL.Image`` to a ``(3, H, W)`` float tensor.
-    """
-    image_size = _model_cfg(cfg)['vision_cfg']['image_size']
-    mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
-    tag = cfg.get('pretrained')
-    if cfg.get('model_cfg') is None and tag and not os.path.isfile(str(tag)):
-        pcfg = open_clip.get_pretrained_cfg(cfg['name'], tag) or {}
-        mean, std = pcfg.get('mean', mean), pcfg.get('std', std)
-    mean, std = cfg.get('mean', mean), cfg.get('std', std)
-    return open_clip.image_transform(image_size, is_train=False, mean=mean, std=std)

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from mmgpt.utils.fileio import atomic_write_bytes
+
 __all__ = ['CheckpointKeyError', 'UnsafeCheckpointError', 'load_weights_file',
            'save_weights_file', 'canonical_names', 'check_keys']
 
@@ -81,8 +83,6 @@ def save_weights_file(state: dict[str, torch.Tensor], path: str) -> None:
         path (str): The target, ending in ``.safetensors``; its folder is created.
     """
     from safetensors.torch import save
-
-    from mmgpt.engine.checkpoint import atomic_write_bytes
 
     if not str(path).endswith('.safetensors'):
         raise ValueError(f'weights are written as .safetensors, got {path!r}')

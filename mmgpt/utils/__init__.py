@@ -1,0 +1,9 @@
+"""The bottom layer: file I/O and image reading, importable from every other layer.
+
+Nothing here imports from another ``mmgpt`` package (only :mod:`mmgpt.registry`).
+"""
+from .fileio import atomic_replace, atomic_write_bytes
+from .image import ImageLoadError, build_image_transform, clip_model_cfg, read_rgb_image
+
+__all__ = ['atomic_write_bytes', 'atomic_replace', 'ImageLoadError', 'read_rgb_image',
+           'build_image_transform', 'clip_model_cfg']

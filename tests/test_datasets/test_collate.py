@@ -5,8 +5,8 @@ from mmengine.runner import Runner
 from pipeline_fixtures import TOKENIZER, pipeline, turn, write_image
 
 from mmgpt.datasets import mmgpt_collate
-from mmgpt.models import build_tokenizer
 from mmgpt.registry import FUNCTIONS
+from mmgpt.tokenizer import build_tokenizer
 
 PAD = 99
 

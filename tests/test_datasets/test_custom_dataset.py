@@ -3,9 +3,9 @@ import torch
 from mmengine.config import Config
 from pipeline_fixtures import TOKENIZER, write_project
 
-from mmgpt.models import build_tokenizer
 from mmgpt.registry import DATASETS
 from mmgpt.templates import IGNORE_INDEX
+from mmgpt.tokenizer import build_tokenizer
 
 
 def test_custom_dataset_through_config(tmp_path, monkeypatch):

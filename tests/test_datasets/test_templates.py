@@ -3,7 +3,6 @@ import dataclasses
 
 import pytest
 
-from mmgpt.models import build_tokenizer
 from mmgpt.templates import (
     BOS,
     EOS,
@@ -16,6 +15,7 @@ from mmgpt.templates import (
     render,
     segments_to_text,
 )
+from mmgpt.tokenizer import build_tokenizer
 
 SYSTEM = ('Below is an instruction that describes a task. Write a response that '
           'appropriately completes the request.')

@@ -14,9 +14,10 @@ from mmgpt.datasets.transforms import (
     reset_data_stats,
     truncate_at_turn,
 )
-from mmgpt.models import build_image_transform, build_tokenizer
 from mmgpt.registry import TRANSFORMS
 from mmgpt.templates import IGNORE_INDEX, encode_segments, render
+from mmgpt.tokenizer import build_tokenizer
+from mmgpt.utils.image import build_image_transform
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,8 @@ from PIL import Image
 
 from mmgpt.demo.evaluate import answer_item, evaluate_items
 from mmgpt.inference import ChatEngine, GenerationOptions
-from mmgpt.models import build_image_transform
 from mmgpt.testing import build_tiny, tiny_model_cfg
+from mmgpt.utils.image import build_image_transform
 
 
 @pytest.fixture(scope='module')

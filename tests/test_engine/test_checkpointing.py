@@ -12,12 +12,12 @@ from toy_model import ToyJointModel, toy_runner_cfg
 from mmgpt.engine import (
     MMGPTCheckpointHook,
     MMGPTRunner,
-    atomic_write_bytes,
     get_rng_state,
     pack_message_hub,
     set_rng_state,
     unpack_message_hub,
 )
+from mmgpt.utils import atomic_write_bytes
 
 
 def _runner(tmp_path, name='first', **overrides):

@@ -145,7 +145,7 @@ def test_dist_train_sh_passes_exit_status(tmp_path):
 def test_joint_config_runs_with_tiny_model_via_cfg_options(tmp_path):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from mmgpt.models import build_tokenizer
+    from mmgpt.tokenizer import build_tokenizer
 
     sizes = write_data_tree(tmp_path, per_dataset=1)
     llama_dir = tmp_path / 'checkpoints' / 'llama-7b_hf'  # the path the config names

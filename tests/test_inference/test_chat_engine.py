@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 
 from mmgpt.inference import ChatEngine, GenerationOptions
-from mmgpt.models import build_image_transform
 from mmgpt.templates import chat_prompt, encode_segments, render
 from mmgpt.testing import build_tiny, open_gates, randomize_lora, tiny_model_cfg
+from mmgpt.utils.image import build_image_transform
 
 SYSTEM = ('Below is an instruction that describes a task. Write a response that '
           'appropriately completes the request.')

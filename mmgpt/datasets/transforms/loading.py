@@ -1,58 +1,14 @@
 """Load the image of a conversation and apply the vision tower's preprocessing."""
 from __future__ import annotations
 
-import io
-
 from mmcv.transforms import BaseTransform
-from mmengine import fileio
-from PIL import Image, ImageOps
 
-from mmgpt.models.vision_encoder import build_image_transform
 from mmgpt.registry import TRANSFORMS
+from mmgpt.utils.image import ImageLoadError, build_image_transform, read_rgb_image
 
 from .stats import count_event
 
 __all__ = ['LoadConversationImage', 'ImageLoadError', 'read_rgb_image']
-
-
-class ImageLoadError(OSError):
-    """An image file is missing, empty, truncated or not an image."""
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any PIL mode to RGB; transparent pixels become white."""
-    if img.mode == 'P' and 'transparency' in img.info:
-        img = img.convert('RGBA')
-    if img.mode in ('RGBA', 'LA', 'PA'):
-        rgba = img.convert('RGBA')
-        background = Image.new('RGBA', rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert('RGB')
-    return img.convert('RGB')
-
-
-def read_rgb_image(path: str, backend_args: dict | None = None) -> Image.Image:
-    """Read an image file as an upright RGB ``PIL.Image``.
-
-    Any PIL mode is accepted (L, P, RGBA, CMYK...); the EXIF orientation is applied.
-
-    Args:
-        path (str): The file (any MMEngine file backend).
-        backend_args (dict, optional): MMEngine file backend arguments. Defaults to None.
-
-    Raises:
-        ImageLoadError: The file is missing, empty, truncated or not an image; the
-            message names the path.
-    """
-    try:
-        data = fileio.get(path, backend_args=backend_args)
-        if not data:
-            raise ValueError('the file is empty')
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ImageLoadError(f'cannot read image {path!r}: {err}') from err
 
 
 @TRANSFORMS.register_module()

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from mmcv.transforms import BaseTransform
 
-from mmgpt.models.tokenizer import build_tokenizer
 from mmgpt.registry import TRANSFORMS
 from mmgpt.templates import IGNORE_INDEX, encode_segments, get_template, render, segments_to_text
+from mmgpt.tokenizer import build_tokenizer
 
 from .stats import count_event
 

@@ -8,7 +8,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmgpt.inference import ChatEngine, GenerationOptions
 from mmgpt.registry import HOOKS
+from mmgpt.utils.image import build_image_transform
 
 __all__ = ['EvaluateChatHook']
 
@@ -39,9 +41,6 @@ class EvaluateChatHook(Hook):
         self._engine = None
 
     def _engine_for(self, runner):
-        from mmgpt.inference import ChatEngine
-        from mmgpt.models import build_image_transform
-
         if self._engine is None:
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
             self._engine = ChatEngine(  # sets model.eval(); answers() restores the mode
@@ -50,8 +49,6 @@ class EvaluateChatHook(Hook):
 
     def answers(self, runner) -> list[str]:
         """Generate one answer per prompt (restores the model's train/eval mode)."""
-        from mmgpt.inference import GenerationOptions
-
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         was_training = model.training  # ChatEngine puts the model in eval mode
         engine = self._engine_for(runner)

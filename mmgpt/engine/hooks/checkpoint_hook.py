@@ -9,8 +9,8 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 
 from mmgpt.registry import HOOKS
+from mmgpt.utils.fileio import atomic_replace, atomic_write_bytes
 
-from ..checkpoint import atomic_replace, atomic_write_bytes
 from ..training_state import get_rng_state, pack_message_hub, unpack_message_hub
 
 __all__ = ['MMGPTCheckpointHook']

@@ -22,7 +22,7 @@ MEDIA_TOKEN = '<image>'
 EOC_TOKEN = '<|endofchunk|>'
 PAD_TOKEN = '<PAD>'
 
-_ASSETS = Path(__file__).resolve().parent.parent / 'assets'
+_ASSETS = Path(__file__).resolve().parent / 'assets'
 _CACHE: dict = {}
 
 
