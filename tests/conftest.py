@@ -16,3 +16,28 @@ def _mmgpt_scope():
     if DefaultScope.get_current_instance() is None:
         init_default_scope('mmgpt')
     yield
+
+
+def _demo_complete(work_dir: str) -> bool:
+    return all(os.path.isfile(os.path.join(work_dir, p)) for p in (
+        'eval.json', 'stage2/mmgpt_lora.safetensors', 'data/meta.json'))
+
+
+@pytest.fixture(scope='session')
+def trained_demo():
+    """The work dir of a complete embedded demo (``tools/demo.py``), trained if absent.
+
+    Reuses ``$MMGPT_DEMO_DIR`` or ``work_dirs/demo`` when it holds a finished run;
+    otherwise runs the full demo into ``work_dirs/demo`` (about 10 minutes on 2 cores,
+    once per session). Tests that use it are slow: they check answers of a really
+    trained model (evaluation, web demo, API).
+    """
+    import subprocess
+    import sys
+
+    work_dir = os.environ.get('MMGPT_DEMO_DIR') or os.path.join(REPO, 'work_dirs', 'demo')
+    if not _demo_complete(work_dir):
+        subprocess.run([sys.executable, os.path.join(REPO, 'tools', 'demo.py'),
+                        '--work-dir', work_dir], check=True, cwd=REPO, timeout=3600)
+    assert _demo_complete(work_dir), f'the demo did not finish in {work_dir}'
+    return work_dir
