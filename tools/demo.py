@@ -58,11 +58,10 @@ def banner(text: str) -> None:
 
 def export_weights(work_dir: str, out_path: str) -> None:
     """Copy the weights of a training run's last checkpoint to a safetensors file."""
-    from mmengine.runner import find_latest_checkpoint
-
+    from mmgpt.engine.resume import find_resume_checkpoint
     from mmgpt.models import load_weights_file, save_weights_file
 
-    save_weights_file(load_weights_file(find_latest_checkpoint(work_dir)), out_path)
+    save_weights_file(load_weights_file(find_resume_checkpoint(work_dir)), out_path)
 
 
 def train(config: str, work_dir: str, options: list) -> None:

@@ -13,13 +13,14 @@ from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
 from .precision import cast_frozen_to
+from .resume import check_checkpoint_readable, find_resume_checkpoint
 
 __all__ = ['MMGPTRunner']
 
 
 @RUNNERS.register_module()
 class MMGPTRunner(Runner):
-    """MMEngine's ``Runner`` with three narrow overrides.
+    """MMEngine's ``Runner`` with four narrow overrides.
 
     * :meth:`load_checkpoint` (used by ``load_from`` and resume) hands the weights to
       the model's own ``load_state_dict(strict=True)``. MMEngine's loader walks every
@@ -31,7 +32,26 @@ class MMGPTRunner(Runner):
     * :meth:`wrap_model` casts the frozen weights to ``cfg.frozen_dtype`` (set by
       ``tools/train.py --amp`` on GPU) *before* the model is moved to the device, and
       uses ``device_ids=None`` for DDP on CPU.
+    * :meth:`load_or_resume` picks the checkpoint of ``--resume`` with
+      :func:`mmgpt.engine.resume.find_resume_checkpoint` (``last_checkpoint`` relative to
+      the work dir; an unreadable latest checkpoint is named and the newest readable one
+      used) and checks that a given one is readable before anything is built from it.
     """
+
+    def load_or_resume(self) -> None:
+        """Resolve the checkpoint to resume from, then load or resume as MMEngine does."""
+        if not self._has_loaded and self._resume:
+            if self._load_from is None:
+                self._load_from = find_resume_checkpoint(self.work_dir)
+                if self._load_from is None:
+                    self.logger.info(f'--resume: no checkpoint in {self.work_dir}; '
+                                     'starting from scratch')
+                    self._resume = False
+                else:
+                    self.logger.info(f'Auto resumed from the latest checkpoint {self._load_from}.')
+            elif '://' not in self._load_from:  # a local file (URLs are MMEngine's)
+                check_checkpoint_readable(self._load_from)
+        super().load_or_resume()
 
     def setup_env(self, env_cfg: dict) -> None:
         """Initialise gloo on CPU-only machines, then set up as MMEngine does."""

@@ -11,6 +11,7 @@ from mmengine.hooks import CheckpointHook
 from mmgpt.registry import HOOKS
 from mmgpt.utils.fileio import atomic_replace, atomic_write_bytes
 
+from ..resume import check_resume_schedule, checkpoint_pointer, schedule_meta
 from ..training_state import get_rng_state, pack_message_hub, unpack_message_hub
 
 __all__ = ['MMGPTCheckpointHook']
@@ -32,6 +33,10 @@ class MMGPTCheckpointHook(CheckpointHook):
       the checkpoint is written under a temporary name, synced and renamed, then
       ``last_checkpoint`` is replaced atomically, and only then are old checkpoints
       removed (local disks; other file backends keep MMEngine's behaviour).
+      ``last_checkpoint`` holds the path relative to the work dir, so a copied or moved
+      work dir resumes from its own files (:mod:`mmgpt.engine.resume`).
+    * The checkpoint's ``meta`` records the world size, batch size and iterations per
+      epoch; a resume with other values stops with an error that says what changed.
     * The checkpoint also holds the python/numpy/torch RNG states; the message hub is
       stored as tensors so that loading needs no pickled classes (``weights_only``).
       On resume the RNG state is handed to the train loop, which restores it after
@@ -57,13 +62,22 @@ class MMGPTCheckpointHook(CheckpointHook):
             raise ValueError('MMGPTCheckpointHook saves by iteration: set by_epoch=False')
         super().before_train(runner)
 
+    @staticmethod
+    def _schedule_meta(runner) -> dict:
+        loader = runner.train_loop.dataloader
+        return schedule_meta(runner.world_size, getattr(loader, 'batch_size', None), len(loader))
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Add the RNG state and store the message hub as tensors."""
+        """Add the RNG state and run shape; store the message hub as tensors."""
         checkpoint['rng_state'] = get_rng_state()
         checkpoint['message_hub'] = pack_message_hub(checkpoint['message_hub'])
+        checkpoint.setdefault('meta', {}).update(self._schedule_meta(runner))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Unpack the message hub; on resume, give the RNG state to the train loop."""
+        """Check the run shape on resume, unpack the message hub, hand over the RNG state."""
+        if runner._resume and 'meta' in checkpoint:
+            check_resume_schedule(checkpoint['meta'], self._schedule_meta(runner),
+                                  runner._load_from or 'the checkpoint')
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = unpack_message_hub(checkpoint['message_hub'])
         if runner._resume and 'rng_state' in checkpoint:
@@ -104,7 +118,8 @@ class MMGPTCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         atomic_replace(tmp_path, self.last_ckpt)
-        atomic_write_bytes(self.last_ckpt.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
+        atomic_write_bytes(checkpoint_pointer(self.last_ckpt, runner.work_dir).encode(),
+                           osp.join(runner.work_dir, 'last_checkpoint'))
         for old_step in outdated:
             old = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
             if osp.isfile(old):
