@@ -32,7 +32,7 @@ class CheckpointReadError(OSError):
     """A checkpoint file is missing, truncated or not a checkpoint archive."""
 
 
-class ResumeMismatchError(RuntimeError):
+class ResumeMismatchError(ValueError):
     """The resumed run's world size, batch size or epoch length differs from the saved one."""
 
 

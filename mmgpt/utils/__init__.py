@@ -4,6 +4,7 @@ Nothing here imports from another ``mmgpt`` package (only :mod:`mmgpt.registry`)
 """
 from .fileio import atomic_replace, atomic_write_bytes
 from .image import ImageLoadError, build_image_transform, clip_model_cfg, read_rgb_image
+from .threads import set_torch_threads
 
 __all__ = ['atomic_write_bytes', 'atomic_replace', 'ImageLoadError', 'read_rgb_image',
-           'build_image_transform', 'clip_model_cfg']
+           'build_image_transform', 'clip_model_cfg', 'set_torch_threads']

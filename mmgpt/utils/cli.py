@@ -1,0 +1,125 @@
+"""The command-line tools' error handling: one line a user can act on, not a traceback.
+
+Every tool runs its ``main`` through :func:`run_cli`. A user mistake (a missing file, an
+unknown registry ``type``, a bad option value, a wrong or unreadable checkpoint, a
+malformed annotation file) ends in::
+
+    train.py: error: <what went wrong, naming the file/key> (hint: <what to do>)
+
+and exit status 2; multi-line messages (such as the list of bad annotation records) keep
+their detail lines below it. ``--debug`` on the command line or ``MMGPT_DEBUG=1`` in the
+environment re-raises instead, with the full traceback. Ctrl-C ends with status 130.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ['USER_ERRORS', 'DEBUG_ENV', 'debug_enabled', 'add_debug_argument',
+           'format_error', 'run_cli']
+
+#: Exception types reported as user mistakes (exit status 2). Errors that name a file,
+#: record or option derive from these (``AnnotationError`` and ``ResumeMismatchError`` are
+#: ValueErrors, ``ImageLoadError`` and ``CheckpointReadError`` OSErrors, an unknown
+#: registry type is MMEngine's KeyError, a config file that does not parse a SyntaxError).
+USER_ERRORS = (OSError, ValueError, KeyError, TypeError, SyntaxError, ImportError,
+               AssertionError)
+DEBUG_ENV = 'MMGPT_DEBUG'
+_MAX_DETAIL_LINES = 25
+
+
+def debug_enabled(argv: Sequence[str] | None = None) -> bool:
+    """Whether ``--debug`` is in ``argv`` (default ``sys.argv``) or ``MMGPT_DEBUG`` is set.
+
+    Args:
+        argv (Sequence[str], optional): The arguments. Defaults to ``sys.argv[1:]``.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    return '--debug' in argv or os.environ.get(DEBUG_ENV, '') not in ('', '0')
+
+
+def add_debug_argument(parser) -> None:
+    """Add ``--debug`` (show tracebacks) to an ``argparse`` parser.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument('--debug', action='store_true',
+                        help=f'show the full traceback of an error (or set {DEBUG_ENV}=1)')
+
+
+def _message(err: BaseException) -> str:
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        return err.args[0]  # str(KeyError) adds quotes
+    if isinstance(err, SyntaxError) and err.filename:
+        return f'{err.filename}, line {err.lineno}: {err.msg}'
+    if isinstance(err, OSError) and err.filename and str(err.filename) not in str(err):
+        return f'{err.strerror or err}: {err.filename}'
+    text = str(err).strip()
+    return text or type(err).__name__
+
+
+def _hint(err: BaseException, text: str) -> str:
+    if 'registry' in text and 'not in the' in text:
+        return ('check the `type=` name in the config, or list the module that defines it in '
+                'custom_imports')
+    if isinstance(err, FileNotFoundError) or 'does not exist' in text or 'No such file' in text:
+        return f'check the path; relative paths are read from {os.getcwd()}'
+    if isinstance(err, SyntaxError):
+        return 'fix the config file at that line'
+    if 'checkpoint' in text:
+        return 'pass the checkpoint of this config, or another checkpoint'
+    if isinstance(err, ImportError):
+        return 'check custom_imports and PYTHONPATH'
+    return f'rerun with --debug (or {DEBUG_ENV}=1) for the traceback'
+
+
+def format_error(err: BaseException, prog: str) -> str:
+    """The message printed for a user mistake: a headline, then any detail lines.
+
+    Args:
+        err (BaseException): The exception.
+        prog (str): The tool name, such as ``'train.py'``.
+    """
+    text = _message(err)
+    head, *details = text.splitlines()
+    line = f'{prog}: error: {head} (hint: {_hint(err, text)})'
+    if len(details) > _MAX_DETAIL_LINES:
+        details = details[:_MAX_DETAIL_LINES] + [
+            f'  ... {len(details) - _MAX_DETAIL_LINES} more lines (--debug shows all)']
+    return '\n'.join([line, *details])
+
+
+def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None = None,
+            prog: str | None = None) -> int:
+    """Run a tool's ``main(argv)`` and turn exceptions into one-line errors and exit codes.
+
+    Args:
+        main (callable): The tool's entry point; its return value is the exit status
+            (None is 0).
+        argv (list[str], optional): Passed to ``main``. Defaults to None (``sys.argv``).
+        prog (str, optional): The tool name shown. Defaults to ``sys.argv[0]``'s basename.
+
+    Returns:
+        int: The exit status: main's, 2 for a user mistake, 1 for any other error, 130
+        after Ctrl-C. With ``--debug`` / ``MMGPT_DEBUG=1`` exceptions propagate.
+    """
+    prog = prog or os.path.basename(sys.argv[0])
+    if debug_enabled(argv):
+        status = main(argv)
+        return 0 if status is None else int(status)
+    try:
+        status = main(argv)
+    except KeyboardInterrupt:
+        print(f'\n{prog}: interrupted', file=sys.stderr)
+        return 130
+    except USER_ERRORS as err:
+        print(format_error(err, prog), file=sys.stderr)
+        return 2
+    except Exception as err:  # noqa: BLE001 - a bug: still one line, the traceback on demand
+        print(f'{prog}: internal error: {type(err).__name__}: {_message(err).splitlines()[0]} '
+              f'(hint: rerun with --debug or {DEBUG_ENV}=1 for the traceback, and report it)',
+              file=sys.stderr)
+        return 1
+    return 0 if status is None else int(status)
