@@ -16,6 +16,8 @@
 
 Finished stages are reused when run again; a stage that runs makes every later stage run
 too (``--force stage1`` redoes stage 1 and what follows). Every long step shows progress.
+Errors end in one line (``--debug`` or ``MMGPT_DEBUG=1`` for the traceback); torch's
+threads are capped to the usable cores (``--threads`` or ``MMGPT_NUM_THREADS``).
 """
 from __future__ import annotations
 
@@ -27,6 +29,11 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
+
 STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
 STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
@@ -48,6 +55,10 @@ def parse_args(argv=None):
                         help='a one-minute check of the whole pipeline on a tiny world with a '
                              'few steps per stage (tests the code, not the accuracy; use '
                              'another --work-dir)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of each stage (default: the usable cores, or '
+                        'MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -64,13 +75,15 @@ def export_weights(work_dir: str, out_path: str) -> None:
     save_weights_file(load_weights_file(find_resume_checkpoint(work_dir)), out_path)
 
 
-def train(config: str, work_dir: str, options: list) -> None:
+def train(config: str, work_dir: str, options: list, threads: int | None = None) -> None:
     """Run tools/train.py in a child process; stop the demo if it fails."""
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config, '--work-dir',
-           work_dir, '--cfg-options', *options]
+           work_dir] + ([f'--threads={threads}'] if threads else []) + ['--cfg-options',
+                                                                      *options]
     result = subprocess.run(cmd)
     if result.returncode != 0:
-        raise SystemExit(f'training failed ({result.returncode}): {" ".join(cmd)}')
+        raise SystemExit(f'demo.py: error: training failed ({result.returncode}): '
+                         f'{" ".join(cmd)} (hint: its error is printed above)')
 
 
 class Demo:
@@ -88,6 +101,7 @@ class Demo:
         self.eval_json = os.path.join(self.root, 'eval.json')
         self.eval_per_task = 2 if args.smoke else args.eval_per_task
         self.smoke = args.smoke
+        self.threads = args.threads
         self.force = STAGES.index(args.force) if args.force else len(STAGES)
 
     def done(self, stage: str, marker: str) -> bool:
@@ -139,7 +153,7 @@ class Demo:
             return
         train(STAGE1_CONFIG, self.stage1,
               [f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts())
+              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts(), self.threads)
         export_weights(self.stage1, self.base_weights)
 
     def train_stage2(self):
@@ -150,7 +164,7 @@ class Demo:
         train(STAGE2_CONFIG, self.stage2,
               [f'model.pretrained={self.base_weights}',
                f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts())
+              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts(), self.threads)
         export_weights(self.stage2, self.lora_weights)
 
     def _data_opts(self, num_vl: int, num_lang: int) -> list:
@@ -234,6 +248,7 @@ class Demo:
 def main(argv=None):
     """Run the demo."""
     args = parse_args(argv)
+    set_torch_threads(args.threads)
     start = time.perf_counter()
     demo = Demo(args)
     os.makedirs(demo.root, exist_ok=True)
@@ -245,4 +260,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

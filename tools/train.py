@@ -5,6 +5,11 @@
 
 A single process needs no distributed environment variables; tools/dist_train.sh and
 tools/slurm_train.sh start one process per GPU (or per CPU rank, with gloo).
+
+A mistake (missing file, unknown ``type``, wrong checkpoint...) ends in one line naming it
+and exit status 2; ``--debug`` (or ``MMGPT_DEBUG=1``) shows the traceback. torch uses
+the usable cores divided by the processes of this node (``--threads`` or
+``MMGPT_NUM_THREADS`` to override).
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
+from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,6 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='override config keys, e.g. train_dataloader.num_workers=2')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads per process (default: usable cores / processes '
+                        'on this node, or MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
     args = parser.parse_args(argv)
@@ -64,7 +75,8 @@ def enable_amp(cfg: Config) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise SystemExit('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
+        raise SystemExit('train.py: error: --amp needs a CUDA GPU (MMEngine AmpOptimWrapper) '
+                         '(hint: drop --amp on CPU)')
     wrapper = cfg.optim_wrapper
     dtype = wrapper.get('dtype', 'bfloat16')
     wrapper.type = 'AmpOptimWrapper'
@@ -102,6 +114,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> None:
     """Build the runner from the config and train."""
     args = parse_args(argv)
+    set_torch_threads(args.threads)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -111,4 +124,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))
