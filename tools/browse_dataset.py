@@ -34,7 +34,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmgpt.registry import DATA_SAMPLERS, DATASETS  # noqa: E402
 from mmgpt.templates import IGNORE_INDEX  # noqa: E402
 from mmgpt.tokenizer import MEDIA_TOKEN  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 GREEN, RESET = '\x1b[32m', '\x1b[0m'
@@ -176,9 +176,7 @@ def browse(args: argparse.Namespace, out) -> None:
     """Build the dataset and write the samples to ``out``."""
     from mmgpt.datasets.transforms import data_stats
 
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     dataset = build_dataset(cfg, args.split)
     if args.json:
         _logs_to_stderr(out)  # loggers made while building

@@ -37,13 +37,13 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from mmgpt.engine.resume import check_checkpoint_readable  # noqa: E402
 from mmgpt.inference import ChatEngine, GenerationOptions  # noqa: E402
 from mmgpt.models import load_weights_file  # noqa: E402
 from mmgpt.utils import ImageLoadError, atomic_write_bytes, read_rgb_image  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 COMMANDS = {
@@ -110,9 +110,7 @@ def check_inputs(args) -> tuple:
             missing.
         OSError, ValueError: The checkpoint or image cannot be read.
     """
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'{args.config} has no `model` section: pass a training config')
     weights = None

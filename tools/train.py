@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
@@ -115,9 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     """Build the runner from the config and train."""
     args = parse_args(argv)
     set_torch_threads(args.threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
     runner = MMGPTRunner.from_cfg(cfg)
     runner.train()

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 __all__ = ['USER_ERRORS', 'DEBUG_ENV', 'debug_enabled', 'add_debug_argument',
-           'format_error', 'run_cli']
+           'format_error', 'load_config', 'run_cli']
 
 #: Exception types reported as user mistakes (exit status 2). Errors that name a file,
 #: record or option derive from these (``AnnotationError`` and ``ResumeMismatchError`` are
@@ -47,6 +47,27 @@ def add_debug_argument(parser) -> None:
     """
     parser.add_argument('--debug', action='store_true',
                         help=f'show the full traceback of an error (or set {DEBUG_ENV}=1)')
+
+
+def load_config(path: str, cfg_options: dict | None = None):
+    """``mmengine.Config.fromfile`` whose syntax errors name the file (MMEngine's say
+    ``<unknown>``), with ``--cfg-options`` merged.
+
+    Args:
+        path (str): The config file.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+    """
+    from mmengine.config import Config
+
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as err:
+        if err.filename in (None, '<unknown>'):
+            err.filename = path
+        raise
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def _message(err: BaseException) -> str:
