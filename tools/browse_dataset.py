@@ -28,13 +28,18 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmgpt.registry import DATA_SAMPLERS, DATASETS  # noqa: E402
 from mmgpt.templates import IGNORE_INDEX  # noqa: E402
 from mmgpt.tokenizer import MEDIA_TOKEN  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 GREEN, RESET = '\x1b[32m', '\x1b[0m'
@@ -53,8 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--split', default='train', help='which <split>_dataloader')
     parser.add_argument('--index-order', action='store_true',
                         help='show indices 0..N-1 instead of the sampler order')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_dataloader.dataset.x=1')
+    add_cfg_options_argument(parser)
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads (default: the usable cores, or MMGPT_NUM_THREADS)')
     add_debug_argument(parser)

@@ -37,13 +37,16 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from mmgpt.engine.resume import check_checkpoint_readable  # noqa: E402
 from mmgpt.inference import ChatEngine, GenerationOptions  # noqa: E402
 from mmgpt.models import load_weights_file  # noqa: E402
 from mmgpt.utils import ImageLoadError, atomic_write_bytes, read_rgb_image  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 COMMANDS = {
@@ -71,8 +74,7 @@ def parse_args(argv=None):
     parser.add_argument('--resume', action='store_true',
                         help='--batch: keep the answers already in OUT or OUT.partial')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default: cpu)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. model.pretrained=PATH')
+    add_cfg_options_argument(parser)
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads (default: the usable cores, or MMGPT_NUM_THREADS)')
     add_debug_argument(parser)

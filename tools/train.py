@@ -20,10 +20,15 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
-from mmgpt.utils.cli import add_debug_argument, load_config, run_cli  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
@@ -47,9 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='mixed precision on GPU: bf16 autocast (optim_wrapper.dtype=float16 for fp16 '
         'with a dynamic loss scaler), frozen weights stored in the same half precision')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. train_dataloader.num_workers=2')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
     parser.add_argument('--threads', type=int, default=None,

@@ -13,11 +13,12 @@ environment re-raises instead, with the full traceback. Ctrl-C ends with status 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 
 __all__ = ['USER_ERRORS', 'DEBUG_ENV', 'debug_enabled', 'add_debug_argument',
-           'format_error', 'load_config', 'run_cli']
+           'add_cfg_options_argument', 'format_error', 'load_config', 'run_cli']
 
 #: Exception types reported as user mistakes (exit status 2). Errors that name a file,
 #: record or option derive from these (``AnnotationError`` and ``ResumeMismatchError`` are
@@ -49,6 +50,27 @@ def add_debug_argument(parser) -> None:
                         help=f'show the full traceback of an error (or set {DEBUG_ENV}=1)')
 
 
+def add_cfg_options_argument(parser) -> None:
+    """Add ``--cfg-options key=value ...`` (MMEngine's ``DictAction``) to a parser; an item
+    without ``=`` is a usage error naming it (MMEngine raises a bare ValueError).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    from mmengine.config import DictAction
+
+    class _CfgOptions(DictAction):
+        def __call__(self, parser, namespace, values, option_string=None):
+            bad = [v for v in values if '=' not in v]
+            if bad:
+                parser.error(f'{option_string}: {bad[0]!r} is not key=value '
+                             '(e.g. train_dataloader.num_workers=2)')
+            super().__call__(parser, namespace, values, option_string)
+
+    parser.add_argument('--cfg-options', nargs='+', action=_CfgOptions,
+                        help='override config keys, e.g. train_dataloader.num_workers=2')
+
+
 def load_config(path: str, cfg_options: dict | None = None):
     """``mmengine.Config.fromfile`` whose syntax errors name the file (MMEngine's say
     ``<unknown>``), with ``--cfg-options`` merged.
@@ -72,7 +94,9 @@ def load_config(path: str, cfg_options: dict | None = None):
 
 def _message(err: BaseException) -> str:
     if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
-        return err.args[0]  # str(KeyError) adds quotes
+        text = err.args[0]  # str(KeyError) adds quotes
+        # MMEngine's registry message goes on with a generic plea and a URL: the hint says it
+        return text.split('. Please check whether', 1)[0] if 'registry' in text else text
     if isinstance(err, SyntaxError) and err.filename:
         return f'{err.filename}, line {err.lineno}: {err.msg}'
     if isinstance(err, OSError) and err.filename and str(err.filename) not in str(err):
@@ -89,6 +113,8 @@ def _hint(err: BaseException, text: str) -> str:
         return f'check the path; relative paths are read from {os.getcwd()}'
     if isinstance(err, SyntaxError):
         return 'fix the config file at that line'
+    if re.search(r'\w+Dataset\b', text):
+        return "check the dataset's ann_file, data_root and img_prefix, and its files"
     if 'checkpoint' in text:
         return 'pass the checkpoint of this config, or another checkpoint'
     if isinstance(err, ImportError):
