@@ -6,6 +6,7 @@ multi-turn, an image in a later turn, empty input and a user-typed ``<image>``; 
 2023 encoding that OpenFlamingo-9B and the MultiModal-GPT release were trained with.
 """
 import json
+from pathlib import Path
 
 import pytest
 
@@ -15,28 +16,12 @@ from mmgpt.templates import (
     EOS,
     IGNORE_INDEX,
     MEDIA,
-    TEMPLATES,
     chat_prompt,
     encode_segments,
     render,
 )
+from mmgpt.testing import llama_style_tokenizer_dir, template_corpus_lines
 from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN, add_flamingo_tokens, pretrained_tokenizer
-
-WORDS = ('cat dog red blue square circle image picture colour shape small large the a is '
-         'what where which left right top bottom describe answer question response '
-         'instruction input below task write request completes appropriately').split()
-
-
-def corpus_lines(n=300):
-    """A few hundred deterministic lines in the template's own vocabulary."""
-    lines = []
-    for i in range(n):
-        words = [WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(4 + i % 9)]
-        lines.append(' '.join(words).capitalize() + ('?' if i % 3 else '.'))
-        if i % 10 == 0:  # no newline in the text: as in LLaMA, '\n' is a byte piece
-            lines += ['### Instruction:', '### Response:', '### Image:', '### Input:',
-                      TEMPLATES['mmgpt'].system]
-    return lines
 
 
 def turn(instruction, response, input='', image=None):  # noqa: A002
@@ -61,22 +46,6 @@ TEMPLATE_NAMES = ['mmgpt', 'openflamingo', 'openflamingo_interleaved']
 
 
 # ------------------------------------------------------------------ tokenizers
-def train_sentencepiece(directory, lines):
-    """A LLaMA-style sentencepiece model (BPE, byte fallback, identity normalisation)."""
-    import sentencepiece as spm
-
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_prefix=str(directory / 'tokenizer'),
-        vocab_size=480, model_type='bpe', byte_fallback=True, character_coverage=1.0,
-        normalization_rule_name='identity', add_dummy_prefix=True,
-        remove_extra_whitespaces=False, split_digits=True, allow_whitespace_only_pieces=True,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2, num_threads=1)
-    (directory / 'tokenizer_config.json').write_text(json.dumps(dict(
-        tokenizer_class='LlamaTokenizer', bos_token='<s>', eos_token='</s>',
-        unk_token='<unk>')))
-    return directory
-
-
 def train_bytelevel(directory, lines, family):
     """GPT-2 / NeoX / OPT style byte-level BPE saved as vocab.json + merges.txt."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -101,12 +70,12 @@ def train_bytelevel(directory, lines, family):
 
 @pytest.fixture(scope='module')
 def lines():
-    return corpus_lines()
+    return template_corpus_lines()
 
 
 @pytest.fixture(scope='module')
 def sp_dir(tmp_path_factory, lines):
-    return train_sentencepiece(tmp_path_factory.mktemp('llama_sp'), lines)
+    return Path(llama_style_tokenizer_dir(tmp_path_factory.mktemp('llama_sp'), lines))
 
 
 @pytest.fixture(scope='module')
