@@ -261,18 +261,18 @@ _SENTINEL = '\ue000mmgpt-{}\ue001'
 _MARKER_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _marker_backend(tokenizer, special: dict):
+def _marker_backend(tokenizer):
     """A cached copy of the tokenizer's backend with one sentinel token per marker.
 
     Returns:
-        tuple: ``(backend, {sentinel id: marker kind})``.
+        tuple: ``(backend, {sentinel id: marker kind}, {marker kind: real id})``.
     """
-    key = (len(tokenizer), tuple(special.items()))
     cached = _MARKER_BACKENDS.get(tokenizer)
-    if cached is not None and cached[0] == key:
-        return cached[1], cached[2]
+    if cached is not None and cached[0] == len(tokenizer):
+        return cached[1:]
     from tokenizers import AddedToken, Tokenizer  # installed with transformers
 
+    special = _special_ids(tokenizer)
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     backend.no_truncation()
     backend.no_padding()
@@ -285,8 +285,8 @@ def _marker_backend(tokenizer, special: dict):
                                        normalized=False, **flags)])
         kinds[backend.token_to_id(_SENTINEL.format(kind))] = kind
     backend.encode_special_tokens = True
-    _MARKER_BACKENDS[tokenizer] = (key, backend, kinds)
-    return backend, kinds
+    _MARKER_BACKENDS[tokenizer] = (len(tokenizer), backend, kinds, special)
+    return backend, kinds, special
 
 
 def _flatten(segments: list) -> tuple:
@@ -311,36 +311,40 @@ def _flatten(segments: list) -> tuple:
     return ''.join(parts), spans
 
 
-def _label_tokens(segments: list, spans: list, offsets: list, is_marker: list) -> tuple:
+def _label_tokens(segments: list, spans: list, offsets: list, marker_at: list) -> tuple:
     """Assign every encoded token to a segment from its character offsets.
 
-    A marker token belongs to its marker segment (the next one in order; its offsets may
-    include whitespace that a stripping marker eats). A text token belongs to the turn of
-    the segment its first character is in, and is supervised when any of its characters
-    lies in a supervised segment (a token that straddles the end of a prompt and the
-    start of a response is supervised, so no character of a response is left out of the
-    loss). A zero-width token (LLaMA's ``▁`` prefix after a special token) counts as the
-    character it is attached to.
+    A text token belongs to the segment (and turn) its first character is in, and is
+    supervised when any of its characters lies in a supervised text segment (a token
+    that straddles the end of a prompt and the start of a response is supervised, so no
+    character of a response is left out of the loss). A zero-width token (LLaMA's ``▁``
+    prefix after a special token) counts as the character it is attached to. A marker
+    token belongs to its marker segment (the next one in order), whatever whitespace a
+    stripping marker ate. Work is per segment, not per token.
+
+    Args:
+        segments (list[Segment]): The segments.
+        spans (list[tuple]): Each segment's character span in the encoded string.
+        offsets (list[tuple]): Each token's character span.
+        marker_at (list[int]): Indices of the marker tokens, in order.
     """
-    starts = [a for a, _ in spans]
-    markers = iter([i for i, (a, b) in enumerate(spans)
-                    if segments[i].special is not None and b > a])
-    supervised, turns = [], []
-    for (start, end), marker in zip(offsets, is_marker):
-        if marker:
-            seg = next(markers)
-            supervised.append(segments[seg].supervised)
-            turns.append(segments[seg].turn)
-            continue
-        end = max(end, start + 1)
-        first = max(bisect.bisect_right(starts, start) - 1, 0)
-        seg = first
-        sup = segments[seg].supervised
-        while not sup and seg + 1 < len(spans) and spans[seg][1] < end:
-            seg += 1
-            sup = segments[seg].supervised and segments[seg].special is None
-        supervised.append(sup)
-        turns.append(segments[first].turn)
+    n = len(offsets)
+    starts = [start for start, _ in offsets]
+    bounds = [bisect.bisect_left(starts, a) for a, _ in spans] + [n]
+    supervised, turns = [False] * n, [0] * n
+    for i, seg in enumerate(segments):
+        lo, hi = bounds[i], max(bounds[i + 1], bounds[i])
+        if hi > lo:
+            supervised[lo:hi] = [seg.supervised] * (hi - lo)
+            turns[lo:hi] = [seg.turn] * (hi - lo)
+        a, b = spans[i]
+        if (seg.supervised and seg.special is None and b > a and lo > 0
+                and offsets[lo - 1][1] > a):
+            supervised[lo - 1] = True  # a token that straddles into this response
+    marker_segments = [i for i, (a, b) in enumerate(spans)
+                       if segments[i].special is not None and b > a]
+    for k, i in zip(marker_at, marker_segments):
+        supervised[k], turns[k] = segments[i].supervised, segments[i].turn
     return supervised, turns
 
 
@@ -408,16 +412,16 @@ def encode_segments(segments: list, tokenizer, with_turns: bool = False):
         supervised tokens and :data:`IGNORE_INDEX` elsewhere; plus ``turns`` when
         ``with_turns``.
     """
-    special = _special_ids(tokenizer)
     if getattr(tokenizer, 'backend_tokenizer', None) is None:
+        special = _special_ids(tokenizer)
         ids, sup, turns = _encode_runs(segments, tokenizer, special)
     else:
-        backend, kinds = _marker_backend(tokenizer, special)
+        backend, kinds, special = _marker_backend(tokenizer)
         text, spans = _flatten(segments)
         enc = backend.encode(text, add_special_tokens=False)
         ids = [special[kinds[i]] if i in kinds else i for i in enc.ids]
         sup, turns = _label_tokens(segments, spans, enc.offsets,
-                                   [i in kinds for i in enc.ids])
+                                   [k for k, i in enumerate(enc.ids) if i in kinds])
         if segments and segments[0].special == BOS:
             ids.insert(0, special[BOS])
             sup.insert(0, segments[0].supervised)

@@ -280,3 +280,21 @@ def test_a_token_straddling_prompt_and_response_is_supervised(family_tokenizers)
     assert straddle, pieces  # the BPE merged across the boundary
     k = pieces.index(straddle[0])
     assert labels[k] == ids[k] and labels[k - 1] == IGNORE_INDEX
+
+
+@pytest.mark.parametrize('family', ['gpt2', 'opt', 'llama_legacy'])
+def test_runs_encoding_for_tokenizers_without_a_backend(family_tokenizers, family):
+    """The pure-Python path (one call per run between markers, prefix-length labels)
+    gives the same ids and labels where pieces between special tokens are independent."""
+    from mmgpt.templates import _encode_runs, _special_ids
+
+    tok = family_tokenizers[family]
+    for name, conv in CONVS.items():
+        if name == 'user_typed_markers':
+            continue
+        for template in TEMPLATE_NAMES:
+            segs = render(conv, template)
+            ids, sup, turns = _encode_runs(segs, tok, _special_ids(tok))
+            want_ids, want_labels, want_turns = encode_segments(segs, tok, with_turns=True)
+            assert ids == want_ids and turns == want_turns
+            assert [i if s else IGNORE_INDEX for i, s in zip(ids, sup)] == want_labels

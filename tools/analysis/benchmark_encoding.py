@@ -165,14 +165,16 @@ def bench_pipeline(tokenizers, convs, rounds):
         for fn in variants.values():  # warm-up (the new encoder's backend copy)
             fn(convs[0])
         times = {k: [] for k in variants}
-        for _ in range(rounds):
-            for name, fn in variants.items():  # alternate old and new
+        for r in range(rounds):
+            order = list(variants.items())
+            for name, fn in (order if r % 2 == 0 else order[::-1]):  # alternate old/new
                 t0 = time.perf_counter()
                 for c in convs:
                     fn(c)
                 times[name].append(time.perf_counter() - t0)
         for name, ts in times.items():
-            rows.append((tok_name, name, len(convs) / statistics.median(ts)))
+            rows.append((tok_name, name, len(convs) / statistics.median(ts),
+                         len(convs) / min(ts)))
     return rows
 
 
@@ -219,17 +221,18 @@ def bench_decode(rounds, new_tokens):
     times = {k: [] for k in ('generate, no stop check', 'generate + old check',
                              'generate + new check', 'check alone, old',
                              'check alone, new')}
-    for _ in range(rounds):
-        for name, fn in (('generate, no stop check', bare),
-                         ('generate + old check', lambda: run(OldStop, OldStreamer)),
-                         ('generate + new check', lambda: run(_StopOnStrings, _Streamer)),
-                         ('check alone, old', lambda: replay(OldStop, OldStreamer)),
-                         ('check alone, new', lambda: replay(_StopOnStrings, _Streamer))):
+    for r in range(rounds):
+        runs = (('generate, no stop check', bare),
+                ('generate + old check', lambda: run(OldStop, OldStreamer)),
+                ('generate + new check', lambda: run(_StopOnStrings, _Streamer)),
+                ('check alone, old', lambda: replay(OldStop, OldStreamer)),
+                ('check alone, new', lambda: replay(_StopOnStrings, _Streamer)))
+        for name, fn in (runs if r % 2 == 0 else runs[::-1]):
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
     for name, ts in times.items():
-        rows.append((name, statistics.median(ts)))
+        rows.append((name, statistics.median(ts), min(ts)))
     return rows, len(new_ids)
 
 
@@ -263,14 +266,16 @@ def main():
     print(f'cc_sbu_align-style samples ({args.samples} JPEGs {args.image_size[0]}x'
           f'{args.image_size[1]}, one turn, ~60-word answer), 1 thread, median of '
           f'{args.rounds} rounds:')
-    for tok_name, name, rate in rows:
-        print(f'  {tok_name:9s} {name:18s} {rate:9.1f} samples/s')
+    print(f'  {"tokenizer":9s} {"variant":18s} {"median":>9s} {"best":>9s}  samples/s')
+    for tok_name, name, rate, best in rows:
+        print(f'  {tok_name:9s} {name:18s} {rate:9.1f} {best:9.1f}')
     print(f'  llama_sp ids of the first sample: old {n_old}, new {n_new}')
     rows, n = bench_decode(args.rounds, args.new_tokens)
     print(f'{n}-token cached decode of the tiny model (greedy, KV cache, 1 thread), '
           f'median of {args.rounds}:')
-    for name, sec in rows:
-        print(f'  {name:26s} {sec * 1000:9.1f} ms')
+    print(f'  {"":26s} {"median":>9s} {"best":>9s}  ms')
+    for name, sec, best in rows:
+        print(f'  {name:26s} {sec * 1000:9.1f} {best * 1000:9.1f}')
 
 
 if __name__ == '__main__':
