@@ -298,3 +298,9 @@ def test_runs_encoding_for_tokenizers_without_a_backend(family_tokenizers, famil
             want_ids, want_labels, want_turns = encode_segments(segs, tok, with_turns=True)
             assert ids == want_ids and turns == want_turns
             assert [i if s else IGNORE_INDEX for i, s in zip(ids, sup)] == want_labels
+
+
+def test_text_holding_the_reserved_marker_string_is_refused(family_tokenizers):
+    conv = dict(image=None, turns=[turn('Say \ue000mmgpt-media\ue001', 'No.')])
+    with pytest.raises(ValueError, match='reserved marker string'):
+        encode_segments(render(conv), family_tokenizers['gpt2'])
