@@ -9,7 +9,8 @@
    and on a LLaMA-style sentencepiece tokenizer trained here.
 2. A 256-token cached decode of the tiny model with the stop check and streamer: the
    previous ones (decode every new token at every step) against the incremental ones;
-   and the same 256 tokens replayed through the stop check alone.
+   and the same 256 tokens replayed through the stop check alone (and repeated to 1024
+   tokens, to show how each grows with the answer).
 
 The old algorithms are kept here, and only here, to measure the before. Old and new run
 alternately, ``--rounds`` times; medians are printed. Nothing is asserted.
@@ -207,26 +208,30 @@ def bench_decode(rounds, new_tokens):
     out_new, text_new = run(_StopOnStrings, _Streamer)
     assert torch.equal(out_old, out_new) and text_old == text_new, 'old and new differ'
     new_ids = out_new[0].tolist()
-    full = torch.tensor([ids[0].tolist() + new_ids])
 
-    def replay(stop_cls, streamer_cls):
+    def replay(stop_cls, streamer_cls, repeat=1):
+        answer = new_ids * repeat
+        seq = torch.tensor([ids[0].tolist() + answer])
         crit = stop_cls(tok, ids.shape[1], stops)
         streamer = streamer_cls(tok, lambda s: None, stops, skip=0)
-        for step in range(1, len(new_ids) + 1):
-            streamer.put(torch.tensor([new_ids[step - 1]]))
-            crit(full[:, :ids.shape[1] + step], None)
+        for step in range(1, len(answer) + 1):
+            streamer.put(torch.tensor([answer[step - 1]]))
+            crit(seq[:, :ids.shape[1] + step], None)
         streamer.end()
 
     rows = []
     times = {k: [] for k in ('generate, no stop check', 'generate + old check',
                              'generate + new check', 'check alone, old',
-                             'check alone, new')}
+                             'check alone, new', 'check alone x4 tokens, old',
+                             'check alone x4 tokens, new')}
     for r in range(rounds):
         runs = (('generate, no stop check', bare),
                 ('generate + old check', lambda: run(OldStop, OldStreamer)),
                 ('generate + new check', lambda: run(_StopOnStrings, _Streamer)),
                 ('check alone, old', lambda: replay(OldStop, OldStreamer)),
-                ('check alone, new', lambda: replay(_StopOnStrings, _Streamer)))
+                ('check alone, new', lambda: replay(_StopOnStrings, _Streamer)),
+                ('check alone x4 tokens, old', lambda: replay(OldStop, OldStreamer, 4)),
+                ('check alone x4 tokens, new', lambda: replay(_StopOnStrings, _Streamer, 4)))
         for name, fn in (runs if r % 2 == 0 else runs[::-1]):
             t0 = time.perf_counter()
             fn()
