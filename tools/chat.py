@@ -284,8 +284,9 @@ def _command(engine: ChatEngine, conv, text: str) -> bool:
         try:
             conv.add_image(path)
             _say(f'image {path} added: your next question is about it')
-        except (OSError, ValueError) as err:
-            _say(f'cannot read image {path!r}: {err}')
+        except (OSError, ValueError) as err:  # ImageLoadError names the path itself
+            _say(str(err) if 'cannot read image' in str(err) else
+                 f'cannot read image {path!r}: {err}')
     elif name == '/reset':
         conv.reset()
         _say('conversation reset')

@@ -78,8 +78,7 @@ def enable_amp(cfg: Config) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise SystemExit('train.py: error: --amp needs a CUDA GPU (MMEngine AmpOptimWrapper) '
-                         '(hint: drop --amp on CPU)')
+        raise ValueError('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
     wrapper = cfg.optim_wrapper
     dtype = wrapper.get('dtype', 'bfloat16')
     wrapper.type = 'AmpOptimWrapper'

@@ -119,7 +119,7 @@ def _hint(err: BaseException, text: str) -> str:
         return 'pass the checkpoint of this config, or another checkpoint'
     if isinstance(err, ImportError):
         return 'check custom_imports and PYTHONPATH'
-    return f'rerun with --debug (or {DEBUG_ENV}=1) for the traceback'
+    return f'--debug or {DEBUG_ENV}=1 shows the traceback'
 
 
 def format_error(err: BaseException, prog: str) -> str:
