@@ -115,7 +115,7 @@ def _hint(err: BaseException, text: str) -> str:
         return 'fix the config file at that line'
     if re.search(r'\w+Dataset\b', text):
         return "check the dataset's ann_file, data_root and img_prefix, and its files"
-    if 'checkpoint' in text:
+    if re.search(r'\bcheckpoint\b', text):
         return 'pass the checkpoint of this config, or another checkpoint'
     if isinstance(err, ImportError):
         return 'check custom_imports and PYTHONPATH'
