@@ -57,7 +57,7 @@ def add_cfg_options_argument(parser) -> None:
     Args:
         parser (argparse.ArgumentParser): The tool's parser.
     """
-    from mmengine.config import DictAction
+    from mmengine.config import DictAction  # mmengine on demand: this module stays light
 
     class _CfgOptions(DictAction):
         def __call__(self, parser, namespace, values, option_string=None):
@@ -79,7 +79,7 @@ def load_config(path: str, cfg_options: dict | None = None):
         path (str): The config file.
         cfg_options (dict, optional): ``--cfg-options`` overrides.
     """
-    from mmengine.config import Config
+    from mmengine.config import Config  # mmengine on demand: this module stays light
 
     try:
         cfg = Config.fromfile(path)
