@@ -220,7 +220,7 @@ def build_webui(engine: ChatEngine, limits: ImageLimits | None = None,
                     'belongs to the question that follows it.')
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label='Conversation', elem_id='chatbot', height=460,
+                chatbot = gr.Chatbot(label='Conversation', elem_id='chatbot', height=560,
                                      render_markdown=False, sanitize_html=True,
                                      feedback_options=None, allow_tags=False,
                                      group_consecutive_messages=False, buttons=['copy'],
