@@ -26,7 +26,11 @@ from mmgpt.registry import MODELS
 from mmgpt.templates import chat_prompt, encode_segments, get_stop_words, segments_to_text
 from mmgpt.utils.image import build_image_transform, read_rgb_image
 
-__all__ = ['GenerationOptions', 'Conversation', 'ChatEngine']
+__all__ = ['GenerationOptions', 'Conversation', 'ChatEngine', 'ContextLengthError']
+
+
+class ContextLengthError(ValueError):
+    """The question alone (with its image and the new tokens) does not fit the context."""
 
 
 @dataclass
@@ -249,7 +253,7 @@ class ChatEngine:
             if len(ids) + max_new_tokens <= self.max_context:
                 return turns, ids
             if len(turns) == 1:
-                raise ValueError(
+                raise ContextLengthError(
                     f'the question needs {len(ids)} prompt tokens + {max_new_tokens} new '
                     f'tokens, more than the context of {self.max_context}')
             turns = turns[1:]

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from mmgpt.inference import ChatEngine
+from mmgpt.inference import ChatEngine, ContextLengthError
 
 from .images import ImageRejected, decode_data_url, load_untrusted_image, resolve_local_image
 from .openai_protocol import (
@@ -164,7 +164,7 @@ def create_app(engine: ChatEngine, settings: ServingSettings) -> FastAPI:
         try:
             text = engine.ask(conv, req.question, req.options, stream=stream,
                               context=req.context)
-        except ValueError as err:  # the prompt does not fit the context
+        except ContextLengthError as err:
             raise APIError(400, str(err), 'messages', 'context_length_exceeded') from err
         return text, conv.last_usage
 
