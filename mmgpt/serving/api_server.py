@@ -69,7 +69,8 @@ def load_image_ref(ref, settings: ServingSettings):
         return load_untrusted_image(path, limits, name=ref.param)
     except ImageRejected as err:
         status = 413 if err.code == 'image_too_large' else 400
-        raise APIError(status, str(err), ref.param, err.code) from err
+        message = str(err) if str(err).startswith(ref.param) else f'{ref.param}: {err}'
+        raise APIError(status, message, ref.param, err.code) from err
 
 
 def _error(err: APIError) -> JSONResponse:

@@ -19,7 +19,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from mmgpt.utils.image import read_rgb_image
 
@@ -75,6 +75,9 @@ def _check_header(data: bytes, limits: ImageLimits, name: str) -> None:
                 fmt, (width, height) = img.format, img.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageRejected(f'{name}: too many pixels ({err})', 'image_too_large') from err
+    except UnidentifiedImageError as err:
+        raise ImageRejected(f'{name}: not a readable image (unknown format)',
+                            'invalid_image') from err
     except (OSError, ValueError, SyntaxError) as err:
         raise ImageRejected(f'{name}: not a readable image ({err})', 'invalid_image') from err
     if fmt not in limits.formats:

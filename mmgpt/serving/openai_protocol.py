@@ -329,7 +329,8 @@ def _turns(messages: list, settings: ServingSettings) -> list:
         raise _bad('the last message must be a user message (the question to answer)',
                    'messages', 'invalid_order')
     if not turns[-1]['instruction'].strip():
-        raise _bad('the last user message has no text', f'messages[{len(messages) - 1}]')
+        raise _bad('the last user message has no text (the question to answer)',
+                   f'messages[{len(messages) - 1}]', 'empty_question')
     return turns
 
 
@@ -370,7 +371,8 @@ def parse_chat_request(body, settings: ServingSettings) -> ChatRequest:
     turns = _turns(messages, settings)
     stream_options = body.get('stream_options') or {}
     if stream_options and not body.get('stream'):
-        raise _bad('stream_options is only allowed with stream=true', 'stream_options')
+        raise _bad('stream_options is only allowed with stream=true', 'stream_options',
+                   'invalid_value')
     last = turns.pop()
     return ChatRequest(history=turns, question=last['instruction'], context=last['input'],
                        image=last['image'], options=options, stream=bool(body.get('stream')),

@@ -1,5 +1,6 @@
 """The OpenAI-compatible API on a tiny model: the official client, streaming, concurrency
 without cross-talk, authentication, and a table of bad requests (status + error each)."""
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import httpx
 import openai
 import pytest
 import torch
+from PIL import Image
 from serving_fixtures import (
     COLOURS,
     REPO,
@@ -62,8 +64,6 @@ def _user(text, colour=None):
 
 def _direct(engine, colour, question=QUESTION, max_new_tokens=8, context=''):
     """What the engine answers without the server (greedy)."""
-    from PIL import Image
-
     conv = engine.new_conversation()
     if colour:
         conv.add_image(Image.new('RGB', (40, 40), colour))
@@ -161,6 +161,12 @@ def test_eight_concurrent_clients_get_their_own_answers(client, tiny_engine):
         assert answer == expected[colour], colour
 
 
+def _tiff():
+    buf = io.BytesIO()
+    Image.new('RGB', (8, 8)).save(buf, format='TIFF')
+    return buf.getvalue()
+
+
 def _big_png():
     return png_bytes('red', (300, 300))  # 90,000 pixels > the 65,536 allowed here
 
@@ -199,7 +205,7 @@ BAD_REQUESTS = [
     ('logprobs asked', _body(logprobs=True), 400, 'unsupported_value'),
     ('tools given', _body(tools=[{'type': 'function'}]), 400, 'unsupported_value'),
     ('stream_options without stream', _body(stream_options={'include_usage': True}), 400,
-     None),
+     'invalid_value'),
     ('unknown role', _body(messages=[{'role': 'tool', 'content': 'x'}]), 400,
      'unsupported_role'),
     ('last message from the assistant', _body(messages=[_user('Hi?'), {
@@ -210,7 +216,8 @@ BAD_REQUESTS = [
      'invalid_type'),
     ('unsupported content part', _body(messages=[{'role': 'user', 'content': [
         {'type': 'input_audio', 'input_audio': {}}]}]), 400, 'unsupported_content'),
-    ('no question text', _body(messages=[{'role': 'user', 'content': ''}]), 400, None),
+    ('no question text', _body(messages=[{'role': 'user', 'content': ''}]), 400,
+     'empty_question'),
     ('remote image URL', _body(messages=[_img('https://example.com/cat.png')]), 400,
      'remote_url_not_allowed'),
     ('image path outside the allowed directory', _body(messages=[_img('../secret.png')]),
@@ -224,9 +231,10 @@ BAD_REQUESTS = [
      'invalid_image_url'),
     ('undecodable image', _body(messages=[_img(data_url(b'\x89PNG\r\n\x1a\nnot really'))]),
      400, 'invalid_image'),
-    ('image format not allowed', _body(messages=[_img(data_url(b'GIF87a' + b'\0' * 7,
-                                                               'image/gif'))]),
+    ('not an image at all', _body(messages=[_img(data_url(b'<svg/>', 'image/svg+xml'))]),
      400, 'invalid_image'),
+    ('image format not allowed', _body(messages=[_img(data_url(_tiff(), 'image/tiff'))]),
+     400, 'unsupported_image'),
     ('image with too many pixels', _body(messages=[_img(data_url(_big_png()))]), 413,
      'image_too_large'),
     ('image file too large', _body(messages=[_img(data_url(os.urandom(70 * 1024)))]), 413,

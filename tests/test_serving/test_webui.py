@@ -44,7 +44,7 @@ def test_sessions_are_separate_and_output_is_escaped(tiny_engine, tmp_path):
     assert chat.prompt_preview(chat.clear()).count('<image>') == 0
 
 
-def test_answers_stream_and_markup_stays_text(monkeypatch, tmp_path):
+def test_answers_stream_and_markup_stays_text():
     engine = _fake_engine('<b>bold</b> & <script>alert(1)</script>')
     chat = WebChat(engine)
     steps, answer = _answer(chat, chat.new_session(), 'Hi?', GenerationOptions(max_new_tokens=64))
@@ -74,7 +74,7 @@ def test_upload_limits(tiny_engine, tmp_path):
 
 
 # ------------------------------------------------------------------ in a browser
-def _fake_engine(text=None, delay=0.03):
+def _fake_engine(text=None, delay=0.08):
     """A tiny engine whose model 'generates' ``text`` (default: an echo of the question in
     markup) token by token, slowly enough to see streaming."""
     model = build_tiny()
