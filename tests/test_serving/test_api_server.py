@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -330,3 +331,44 @@ def test_serve_tool_starts_on_localhost_and_answers(tmp_path):
         out = proc.communicate(timeout=30)[0]
     assert "serving model 'mmgpt_tiny' on http://127.0.0.1:" in out
     assert '(bearer token required)' in out
+
+
+def test_a_crash_is_a_json_500_and_the_server_goes_on(api, client, tiny_engine, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError('boom')
+
+    monkeypatch.setattr(tiny_engine, 'ask', broken)
+    r = httpx.post(f'{api.url}/v1/chat/completions', json=_body(), timeout=60)
+    assert r.status_code == 500 and r.json()['error']['type'] == 'server_error'
+    assert 'boom' not in r.text  # no internals leak
+    monkeypatch.undo()
+    assert client.chat.completions.create(model=MODEL, messages=[_user('Hi?')],
+                                          max_tokens=2).choices
+
+
+def test_a_streaming_client_that_leaves_stops_its_generation(api, tiny_engine, monkeypatch):
+    steps = []
+    real = tiny_engine.model.generate
+
+    def slow_generate(*args, streamer=None, **kwargs):
+        class Slow:
+            def put(self, value):
+                steps.append(1)
+                time.sleep(0.05)
+                streamer.put(value)
+
+            def end(self):
+                streamer.end()
+        return real(*args, streamer=Slow(), **kwargs)
+
+    monkeypatch.setattr(tiny_engine.model, 'generate', slow_generate)
+    monkeypatch.setattr(tiny_engine, 'stop_words', ['never appears'])  # no early stop
+    body = _body(stream=True, max_tokens=400)  # the tiny model runs all 400 (no EOS) if left
+    with httpx.stream('POST', f'{api.url}/v1/chat/completions', json=body, timeout=60) as r:
+        for line in r.iter_lines():
+            if '"content": "' in line and '"content": ""' not in line:
+                break  # the first piece of text: leave
+    time.sleep(1.5)
+    generated = len(steps)
+    time.sleep(1.0)
+    assert len(steps) == generated < 300  # stopped, long before 400 tokens
