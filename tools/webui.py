@@ -57,7 +57,11 @@ def main(argv=None):
     print('loading model ...', file=sys.stderr, flush=True)
     engine = ChatEngine.from_config(cfg, args.checkpoint, device=args.device)
     demo = build_webui(engine, limits, max_queue=args.max_queue)
-    launch_webui(demo, args.host, args.port, args.share, limits)
+    where = 'this machine only' if args.host in ('127.0.0.1', 'localhost') else 'the network'
+    share = 'and a public share link' if args.share else 'no public share link (--share)'
+    print(f'web demo on http://{args.host}:{args.port} ({where}; {share})', file=sys.stderr,
+          flush=True)
+    launch_webui(demo, args.host, args.port, args.share, limits, quiet=not args.share)
 
 
 if __name__ == '__main__':

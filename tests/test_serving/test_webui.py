@@ -261,3 +261,30 @@ def test_browser_answers_about_a_held_out_image(browser, trained_demo):
         print(f'webui answered {item["id"]} ({item["image"]}): {answers}')
     finally:
         demo.close()
+
+
+# slow: ~30 s (a fresh process imports torch and gradio and builds the tiny model)
+@pytest.mark.slow
+def test_webui_tool_listens_on_localhost_without_a_share_link(tmp_path):
+    import subprocess
+    import sys
+
+    import httpx
+    from serving_fixtures import REPO, wait_for_http
+
+    from mmgpt.testing import TINY_MODEL_CONFIG
+
+    torch.save(build_tiny().state_dict(), tmp_path / 'lora.pth')
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, 'tools', 'webui.py'),
+                             TINY_MODEL_CONFIG, str(tmp_path / 'lora.pth'), '--port', str(port)],
+                            cwd=REPO, env=dict(os.environ, OMP_NUM_THREADS='1'),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_http(f'http://127.0.0.1:{port}/', proc)
+        assert httpx.get(f'http://127.0.0.1:{port}/').status_code == 200
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+    assert f'web demo on http://127.0.0.1:{port} (this machine only; no public share link' in out
+    assert 'gradio.live' not in out
