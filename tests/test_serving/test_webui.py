@@ -181,6 +181,8 @@ def fake_site():
     demo.close()
 
 
+# slow: ~25 s on 2 shared cores (two headless Chromium sessions, a tiny model)
+@pytest.mark.slow
 def test_browser_streams_text_only_and_keeps_sessions_apart(browser, fake_site, tmp_path):
     image = tmp_path / 'red.png'
     image.write_bytes(png_bytes('red'))
