@@ -318,7 +318,7 @@ class ChatEngine:
         conv.pending_image = None
         return answer
 
-    def _generate(self, turns, ids, options, stream) -> str:
+    def _generate(self, turns, ids, options, stream) -> tuple[str, dict]:
         images = [t['image'] for t in turns if t.get('image') is not None]
         device = next(self.model.parameters()).device
         input_ids = torch.tensor([ids], device=device)
