@@ -51,12 +51,16 @@ class ImageLimits:
         formats (tuple[str]): PIL format names allowed. Defaults to PNG, JPEG, WEBP,
             GIF and BMP.
         max_images (int): Most images in one conversation or request. Defaults to 4.
+        max_side (int): A decoded image larger than this on a side is downscaled to it
+            (aspect kept), so a conversation holds megabytes, not hundreds; the vision
+            tower sees far fewer pixels anyway (224 for ViT-L/14). Defaults to 1024.
     """
 
     max_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 4096 * 4096
     formats: tuple = ('PNG', 'JPEG', 'WEBP', 'GIF', 'BMP')
     max_images: int = 4
+    max_side: int = 1024
 
     @property
     def extensions(self) -> list:
@@ -99,7 +103,8 @@ def load_untrusted_image(source: bytes | str, limits: ImageLimits = ImageLimits(
             or ``'image'``.
 
     Returns:
-        PIL.Image.Image: The decoded, upright RGB image.
+        PIL.Image.Image: The decoded, upright RGB image (at most ``limits.max_side``
+        pixels on a side).
 
     Raises:
         ImageRejected: Too large, too many pixels, format not allowed, or undecodable.
@@ -129,11 +134,14 @@ def load_untrusted_image(source: bytes | str, limits: ImageLimits = ImageLimits(
         tmp.write(data)
         tmp.flush()
         try:
-            return read_rgb_image(tmp.name)
+            image = read_rgb_image(tmp.name)
         except OSError as err:  # ImageLoadError: truncated, corrupt pixel data
             reason = str(err).split(': ', 1)[-1]
             raise ImageRejected(f'{name}: cannot decode the image ({reason})',
                                 'invalid_image') from err
+    if max(image.size) > limits.max_side:
+        image.thumbnail((limits.max_side, limits.max_side), Image.Resampling.BICUBIC)
+    return image
 
 
 _DATA_URL = re.compile(r'data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)'

@@ -215,7 +215,7 @@ def build_webui(engine: ChatEngine, limits: ImageLimits | None = None,
         return session, [], chat.prompt_preview(session), READY, None, ''
 
     with gr.Blocks(title=title, analytics_enabled=False) as demo:
-        state = gr.State(None)
+        state = gr.State(None, time_to_live=6 * 3600)  # per session; idle ones expire
         gr.Markdown(f'## {html.escape(title)}\nAdd an image, then ask about it. Each image '
                     'belongs to the question that follows it.')
         with gr.Row():

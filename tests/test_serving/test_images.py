@@ -93,3 +93,8 @@ def test_local_paths_only_under_the_allowed_directory(tmp_path):
         resolve_local_image('a.png', None)
     with pytest.raises(ImageRejected, match='does not exist'):
         resolve_local_image('missing.png', str(allowed))
+
+
+def test_large_images_are_downscaled_after_decoding():
+    img = load_untrusted_image(png_bytes('red', (1200, 300)), ImageLimits(max_side=600))
+    assert img.size == (600, 150)
