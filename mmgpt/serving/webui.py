@@ -25,10 +25,17 @@ from mmgpt.inference import ChatEngine, Conversation, GenerationOptions
 
 from .images import ImageLimits, ImageRejected, load_untrusted_image
 
-__all__ = ['ChatSession', 'WebChat', 'build_webui', 'launch_webui', 'as_text', 'WEBUI_CSS']
+__all__ = ['ChatSession', 'WebChat', 'build_webui', 'launch_webui', 'as_text', 'answer_done',
+           'READY', 'GENERATING', 'WEBUI_CSS']
 
-#: What the upload handler and the buttons report in the status line when idle.
+#: The status line of a fresh page (after an answer it reads ``answer N done``).
 READY = 'ready'
+GENERATING = 'generating ...'
+
+
+def answer_done(n: int) -> str:
+    """The status line once the session's n-th answer is complete."""
+    return f'answer {n} done'
 
 
 def as_text(text: str) -> str:
@@ -45,11 +52,13 @@ class ChatSession:
         conversation (Conversation): The engine's conversation.
         messages (list[dict]): What the chat box shows (``role``/``content``).
         num_images (int): Images added so far (limited per conversation).
+        num_answers (int): Answers given so far.
     """
 
     conversation: Conversation = field(default_factory=Conversation)
     messages: list = field(default_factory=list)
     num_images: int = 0
+    num_answers: int = 0
 
 
 class _Stopped(Exception):
@@ -116,8 +125,9 @@ class WebChat:
         """Answer a question, streaming.
 
         Yields:
-            tuple: ``(session, status)`` after each new piece of the answer; the last
-            one has status :data:`READY` (or the error).
+            tuple: ``(session, status)`` after each new piece of the answer (status
+            :data:`GENERATING`); the last one has status ``answer N done`` (N counts
+            the session's answers; :func:`answer_done`) or the error.
         """
         session = session or self.new_session()
         if not question or not question.strip():
@@ -125,7 +135,7 @@ class WebChat:
             return
         session.messages.append({'role': 'user', 'content': as_text(question)})
         session.messages.append({'role': 'assistant', 'content': ''})
-        yield session, 'generating ...'
+        yield session, GENERATING
         pieces: queue.Queue = queue.Queue()
         stop = threading.Event()
 
@@ -149,10 +159,11 @@ class WebChat:
                 if kind == 'piece':
                     text += value
                     session.messages[-1]['content'] = as_text(text)
-                    yield session, 'generating ...'
+                    yield session, GENERATING
                 elif kind == 'done':
                     session.messages[-1]['content'] = as_text(value)
-                    yield session, READY
+                    session.num_answers += 1
+                    yield session, answer_done(session.num_answers)
                     return
                 else:
                     session.messages.pop()
@@ -206,8 +217,9 @@ def build_webui(engine: ChatEngine, limits: ImageLimits | None = None,
             yield session, session.messages, gr.skip(), gr.skip(), f'invalid option: {err}'
             return
         for current, status in chat.ask(session, question, options):
-            done = not status.startswith('generating')
-            yield (current, current.messages, '' if done and status == READY else gr.skip(),
+            done = status != GENERATING
+            answered = status == answer_done(current.num_answers)
+            yield (current, current.messages, '' if answered else gr.skip(),
                    chat.prompt_preview(current) if done else gr.skip(), status)
 
     def on_clear():

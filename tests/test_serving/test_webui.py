@@ -13,7 +13,7 @@ from serving_fixtures import demo_engine, free_port, png_bytes
 from mmgpt.demo.eval_tasks import normalize_words, score_answer
 from mmgpt.inference import ChatEngine, GenerationOptions
 from mmgpt.serving import ImageLimits
-from mmgpt.serving.webui import READY, WebChat, build_webui, launch_webui
+from mmgpt.serving.webui import GENERATING, WebChat, answer_done, build_webui, launch_webui
 from mmgpt.testing import build_tiny, tiny_model_cfg
 from mmgpt.utils.image import build_image_transform
 
@@ -36,7 +36,7 @@ def test_sessions_are_separate_and_output_is_escaped(tiny_engine, tmp_path):
     b, _ = chat.add_image(None, str(blue))
     steps_a, answer_a = _answer(chat, a, 'What is <b>this</b>?')
     steps_b, answer_b = _answer(chat, b, 'What is <b>this</b>?')
-    assert steps_a[0][1] == 'generating ...' and steps_a[-1][1] == READY
+    assert steps_a[0][1] == GENERATING and steps_a[-1][1] == answer_done(1)
     assert a.messages[1] == {'role': 'user', 'content': 'What is &lt;b&gt;this&lt;/b&gt;?'}
     assert len(a.conversation.turns) == len(b.conversation.turns) == 1
     assert a.conversation.turns[0]['response'] != b.conversation.turns[0]['response']
@@ -63,10 +63,10 @@ def test_upload_limits(tiny_engine, tmp_path):
         assert status.startswith(f'not added: {name}') and session.num_images == 0, status
     (tmp_path / 'ok.png').write_bytes(png_bytes('red'))
     session = chat.new_session()
-    for _ in range(2):
+    for n in (1, 2):
         session, status = chat.add_image(session, str(tmp_path / 'ok.png'))
         chat_steps = list(chat.ask(session, 'And?', OPTS))
-        assert chat_steps[-1][1] == READY
+        assert chat_steps[-1][1] == answer_done(n)
     session, status = chat.add_image(session, str(tmp_path / 'ok.png'))
     assert status.startswith('not added: at most 2 images')
     with pytest.raises(ValueError, match='top_p'):
@@ -162,11 +162,10 @@ class Page:
         end = time.time() + timeout
         while time.time() < end:
             texts = self.bot_texts()
-            if len(texts) >= n:
-                if not seen or seen[-1] != texts[n - 1]:
-                    seen.append(texts[n - 1])
-                if self.status() == READY and texts[n - 1]:
-                    return texts[n - 1], seen
+            if len(texts) >= n and (not seen or seen[-1] != texts[n - 1]):
+                seen.append(texts[n - 1])
+            if self.status() == answer_done(n):
+                return self.bot_texts()[n - 1], seen
             time.sleep(0.05)
         raise AssertionError(f'answer {n} did not finish: {seen}, status {self.status()!r}')
 
