@@ -564,6 +564,7 @@ class MMGPTFSDPStrategy(_TrainableCheckpointMixin, FSDPStrategy):
             for name, param in self._each_unit_full(writeback=True):
                 param.copy_(state[name].to(param))
 
+
     def _gather_optimizer(self) -> dict:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
         full = FSDP.optim_state_dict(self.model, self.optim_wrapper.optimizer)
@@ -582,10 +583,21 @@ class MMGPTFSDPStrategy(_TrainableCheckpointMixin, FSDPStrategy):
 
     def _scatter_optimizer(self, optim: dict) -> None:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-        step = torch.tensor(float(optim['step']))
-        full_state = {name: dict(moments, step=step) for name, moments in optim['state'].items()}
+        # one step tensor per parameter: AdamW increments them in place
+        full_state = {name: dict(moments, step=torch.tensor(float(optim['step'])))
+                      for name, moments in optim['state'].items()}
         groups = [dict({k: v for k, v in group.items() if k != 'names'}, params=group['names'])
                   for group in optim['param_groups']]
-        osd = FSDP.optim_state_dict_to_load(self.model, self.optim_wrapper.optimizer,
-                                            dict(state=full_state, param_groups=groups))
+        # Every rank read the whole file: load without rank0_only (with it, FSDP 2.14
+        # broadcasts the moments but leaves the other ranks' `step` wrong).
+        from torch.distributed.fsdp import (
+            FullOptimStateDictConfig,
+            FullStateDictConfig,
+            StateDictType,
+        )
+        with FSDP.state_dict_type(self.model, StateDictType.FULL_STATE_DICT,
+                                  FullStateDictConfig(offload_to_cpu=True),
+                                  FullOptimStateDictConfig(offload_to_cpu=True)):
+            osd = FSDP.optim_state_dict_to_load(self.model, self.optim_wrapper.optimizer,
+                                                dict(state=full_state, param_groups=groups))
         self.optim_wrapper.optimizer.load_state_dict(osd)
