@@ -47,7 +47,7 @@ from checkpoint_size import (  # noqa: E402
     trainable_parameters,
     vision_width,
 )
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 
 ENGINES = ('ddp', 'zero2', 'zero3', 'fsdp')
 #: open_flamingo's PerceiverResampler defaults.
@@ -72,6 +72,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--overhead-gb', type=float, default=1.5,
                         help='CUDA context + allocator slack (0 for a CPU comparison)')
     parser.add_argument('--json-out', default=None)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='e.g. a 13B decoder: model.lang_model.config.hidden_size=5120 ...')
     return parser.parse_args(argv)
 
 
@@ -180,6 +182,8 @@ def main(argv=None) -> list[dict]:
     """Print the estimates (and write them as JSON with ``--json-out``)."""
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__))))
     from benchmark_train import batch_shape
     shape = batch_shape(cfg, args.seq_len)
