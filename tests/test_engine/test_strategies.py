@@ -211,7 +211,7 @@ def test_fsdp_two_cpu_processes_match_ddp(tmp_path):
 
 @pytest.mark.slow
 def test_fsdp_resume_one_process_is_exact(tmp_path):
-    """Cost: about 1 min (two 1-process runs of 21 iterations). Resumed at iteration 8,
+    """Cost: 1-2.5 min (two 1-process runs of 21 iterations). Resumed at iteration 8,
     the run ends (after 3 more updates, the last a partial window) equal to 1e-6."""
     sizes = write_data_tree(tmp_path, per_dataset=3)
     cfg = _tiny_config(tmp_path / 'fsdp.py', 'fsdp')
@@ -246,7 +246,7 @@ def test_fsdp_resume_two_processes_is_exact(tmp_path):
                                                      ('deepspeed_zero3', 2, 4)])
 def test_deepspeed_checkpoint_is_trainable_only_and_resume_is_exact(tmp_path, stage, nproc,
                                                                     resume_at):
-    """Cost: ZeRO-2 in one process about 40 s; ZeRO-3 in two processes about 2.5 min.
+    """Cost: ZeRO-2 in one process 1-4 min, ZeRO-3 in two processes about 2.5 min (2 loaded cores).
 
     bf16 on DeepSpeed's CPU accelerator. The checkpoint holds the gathered fp32 master
     weights (trainable only, readable by tools/chat.py); resuming from a checkpoint
