@@ -78,8 +78,9 @@ class MultiModalGPT(BaseModel):
             for no LoRA. Defaults to the paper's.
         freeze (bool): Freeze everything except LoRA and ``unfrozen``. Defaults to True.
         unfrozen (tuple): Regexes (``re.search``) of parameter names that train too.
-        gradient_checkpointing (bool): Activation checkpointing of the LM decoder layers.
-            Defaults to False.
+        gradient_checkpointing (bool): Activation checkpointing of every decoder layer
+            together with its gated cross-attention (recomputed in the backward pass;
+            works under DDP, DeepSpeed and FSDP). Defaults to False.
         generation_cfg (dict, optional): Default ``generate`` arguments.
         data_preprocessor (dict, optional): MMEngine data preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
@@ -113,9 +114,9 @@ class MultiModalGPT(BaseModel):
                     if block is not None:
                         block.attn_gate.fill_(cross_attn_gate_init)
                         block.ff_gate.fill_(cross_attn_gate_init)
-        if gradient_checkpointing:
-            lm.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        # Each decoder layer with its gated cross-attention, recomputed in the backward
+        # pass (transformers' own switch would leave the cross-attention out).
+        lm.set_activation_checkpointing(gradient_checkpointing)
         if pretrained:
             self.load_pretrained_flamingo(pretrained, pretrained_allowed_missing)
             logger.info(f'loaded pretrained Flamingo weights from {pretrained}')
@@ -204,8 +205,10 @@ class MultiModalGPT(BaseModel):
         # The CLIP tower is frozen in MultiModal-GPT (open_flamingo always runs it under
         # no_grad); the demo's stage-1 pretraining trains it, so follow requires_grad.
         trains = torch.is_grad_enabled() and any(p.requires_grad for p in visual.parameters())
+        # pixels in the tower's dtype (DeepSpeed bf16 holds every weight in bf16)
+        pixels = images.flatten(0, 2).to(next(visual.parameters()).dtype)
         with torch.set_grad_enabled(trains):
-            tokens = visual(images.flatten(0, 2))[1]  # (b*t*f, patches, d)
+            tokens = visual(pixels)[1]  # (b*t*f, patches, d)
         latents = self.flamingo.perceiver(tokens.reshape(b, t, f, *tokens.shape[1:]))
         for layer in self.lang_encoder._get_decoder_layers():
             layer.condition_vis_x(latents)

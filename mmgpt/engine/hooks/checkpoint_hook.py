@@ -46,7 +46,10 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         """Check the interval against the accumulation, then set up as MMEngine does."""
-        counts = getattr(runner.optim_wrapper, '_accumulative_counts', 1)
+        counts = getattr(runner.optim_wrapper, '_accumulative_counts', None)
+        if counts is None:  # DeepSpeed accumulates inside its engine
+            strategy_cfg = getattr(getattr(runner, 'strategy', None), 'config', None) or {}
+            counts = strategy_cfg.get('gradient_accumulation_steps', 1)
         if self.interval > 0 and self.interval % counts != 0:
             suggestion = counts * max(1, self.interval // counts)
             raise ValueError(
