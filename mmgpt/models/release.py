@@ -38,6 +38,7 @@ from .weights import (
     UnsafeCheckpointError,
     _listing,
     canonical_names,
+    check_keys,
     load_weights_file,
 )
 
@@ -304,5 +305,6 @@ def load_checkpoint(model, path: str) -> str:
         raise CheckpointKeyError(
             f'{path} is pickled like a release checkpoint but its keys are not the '
             f"release's ({RELEASE_LM_PREFIX}...): {_listing(state)}")
+    check_keys(model.trainable_parameter_names(), state.keys(), path)
     model.load_state_dict(state, strict=True)
     return 'mmgpt'
