@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmengine import Config  # noqa: E402
+from mmengine import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmgpt.models import CheckpointKeyError, UnsafeCheckpointError, load_checkpoint  # noqa: E402
@@ -39,6 +39,8 @@ def parse_args(argv=None):
     parser.add_argument('--to', required=True, choices=['peft', 'merged'], dest='layout',
                         help='peft: an adapter folder; merged: LoRA folded into the weights')
     parser.add_argument('out_dir', help='the folder to write (must not exist or be empty)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config keys, e.g. model.lang_model.path=DIR')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace OUT_DIR if it exists')
     parser.add_argument('--include-vision', choices=['auto', 'yes', 'no'], default='auto',
@@ -66,6 +68,7 @@ def main(argv=None) -> dict:
     """Entry point; returns what was written."""
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmgpt'))
     model = MODELS.build(cfg.model).eval()
     try:
