@@ -188,3 +188,36 @@ def test_mmgpt_checkpoints_still_load(tmp_path):
     assert load_checkpoint(model, path) == 'mmgpt'
     image = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(_logits(model, image), _logits(tuned, image), rtol=0, atol=0)
+
+
+RELEASE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'configs', 'mmgpt_release_v0.py')
+
+
+def test_release_config_has_the_release_settings():
+    model = Config.fromfile(RELEASE_CONFIG).model
+    assert model.lora == dict(r=16, alpha=16, dropout=0.0, target_modules=[
+        'q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv', 'to_out', 'ff.1', 'ff.3'])
+    assert model.unfrozen == [] and model.cross_attn_every_n_layers == 4
+    assert model.pretrained == 'checkpoints/OpenFlamingo-9B/checkpoint.pt'
+    assert model.lang_model.path == 'checkpoints/llama-7b_hf'
+    assert model.vision_encoder.name == 'ViT-L-14' and model.vision_encoder.quick_gelu
+    assert model.media_attention == 'preceding'
+
+
+def test_chat_engine_from_the_release_config_imports_the_release_file(tmp_path):
+    """The release config with the tiny model's sizes and paths: what tools/chat.py runs."""
+    from mmgpt.inference import ChatEngine
+    from mmgpt.testing import TINY_MODEL_CONFIG
+
+    tuned = _tuned()
+    path = _write_release(tmp_path, tuned)
+    cfg = Config.fromfile(RELEASE_CONFIG)
+    tiny = Config.fromfile(TINY_MODEL_CONFIG).model
+    for key in ('vision_encoder', 'lang_model', 'tokenizer', 'cross_attn', 'perceiver',
+                'pretrained'):
+        cfg.model[key] = tiny[key]
+    engine = ChatEngine.from_config(cfg, path)
+    loaded = engine.model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in tuned.state_dict().items())
+    assert isinstance(engine.ask(engine.new_conversation(), 'Name a colour.'), str)
