@@ -118,9 +118,10 @@ def merged_export(tmp_path):
     return tuned, out
 
 
-def test_merged_export_loads_in_plain_open_flamingo(merged_export, inputs):
+def test_merged_export_loads_in_plain_open_flamingo(merged_export, inputs, monkeypatch):
     import open_clip
     from open_flamingo import create_model_and_transforms
+    from open_flamingo.src.flamingo_lm import FlamingoLMMixin
 
     tuned, out = merged_export
     info = json.loads((out / 'export.json').read_text())
@@ -147,6 +148,25 @@ def test_merged_export_loads_in_plain_open_flamingo(merged_export, inputs):
     assert not torch.allclose(_logits(build_tiny(cross_attn=None, perceiver=None), ids, inputs),
                               ref, atol=1e-3)
     torch.testing.assert_close(logits, ref, rtol=0, atol=1e-5)
+
+    # generate(): open_flamingo 2.0.1 + transformers 5 needs the one fix docs/export.md
+    # gives (attention_mask optional); then its cached decoding matches our uncached logits
+    with pytest.raises(TypeError, match='attention_mask'):
+        model.generate(vision_x=inputs[:, None, None], lang_x=ids,
+                       attention_mask=torch.ones_like(ids), max_new_tokens=2)
+    model.lang_encoder.clear_conditioned_layers()
+    model.lang_encoder._use_cached_vision_x = False
+    original = FlamingoLMMixin.forward
+    monkeypatch.setattr(FlamingoLMMixin, 'forward', lambda self, input_ids=None,
+                        attention_mask=None, **kw: original(self, input_ids, attention_mask, **kw))
+    with torch.no_grad():
+        out = model.generate(vision_x=inputs[:, None, None], lang_x=ids,
+                             attention_mask=torch.ones_like(ids), max_new_tokens=6,
+                             output_scores=True, return_dict_in_generate=True)
+    seq = out.sequences
+    for step, scores in enumerate(out.scores):
+        expected = _logits(tuned, seq[:, :ids.shape[1] + step], inputs)[:, -1]
+        torch.testing.assert_close(scores, expected, rtol=0, atol=1e-5)
 
 
 def test_merged_export_loads_back_into_mmgpt_without_lora(merged_export, inputs, tmp_path):
