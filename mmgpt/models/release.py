@@ -86,9 +86,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise UnsafeCheckpointError(
-                f'the pickle names {module}.{name}, which a MultiModal-GPT release '
-                'checkpoint does not contain; refusing to unpickle it (it could run code)'
-            ) from None
+                f'the pickle names {module}.{name}; refusing to unpickle it (it could run '
+                'code). Only tensors are read, and of a MultiModal-GPT release checkpoint '
+                'its MMEngine config, as data') from None
 
 
 # torch.load's ``pickle_module``: torch subclasses our Unpickler to map its storages.
@@ -101,7 +101,9 @@ _restricted_pickle.__name__ = 'mmgpt_restricted_pickle'
 def _plain(obj):
     """Stand-ins and containers -> dicts, lists and scalars."""
     if isinstance(obj, _ConfigStandIn):
-        state = obj.state if isinstance(obj.state, (tuple, list)) else (obj.state,)
+        state = obj.state
+        if isinstance(state, dict):  # a Config pickled with its __dict__
+            return _plain(state.get('_cfg_dict', state))
         return _plain(state[0]) if state else {}
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
