@@ -123,7 +123,7 @@ class ReleaseCheckpoint(dict):
     """
 
     tuning_config: dict | None = None
-    extra_keys: list = []
+    extra_keys: tuple = ()
 
 
 def read_release_checkpoint(path: str) -> ReleaseCheckpoint:
@@ -299,14 +299,19 @@ def load_checkpoint(model, path: str) -> str:
         # which the restricted reader refuses, naming what the pickle asked for.
         state = read_release_checkpoint(path)
         tuning = state.tuning_config
+    layout = 'mmgpt'
     if is_release_state_dict(state):
         _check_tuning_config(tuning, model, path)
-        model.load_state_dict(map_release_state_dict(state, model, path), strict=True)
-        return 'release'
-    if tuning is not None:
+        state, layout = map_release_state_dict(state, model, path), 'release'
+    elif tuning is not None:
         raise CheckpointKeyError(
             f'{path} is pickled like a release checkpoint but its keys are not the '
             f"release's ({RELEASE_LM_PREFIX}...): {_listing(state)}")
     check_keys(model.trainable_parameter_names(), state.keys(), path)
+    wrong = [f'{k} {tuple(v.shape)} (model: {tuple(model.get_parameter(k).shape)})'
+             for k, v in state.items() if v.shape != model.get_parameter(k).shape]
+    if wrong:
+        raise CheckpointKeyError(f'checkpoint {path} does not match the model: '
+                                 f'{len(wrong)} shape(s) differ: {_listing(wrong, 5)}')
     model.load_state_dict(state, strict=True)
-    return 'mmgpt'
+    return layout

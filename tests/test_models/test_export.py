@@ -223,6 +223,15 @@ def test_export_refuses_a_checkpoint_of_another_config_naming_the_keys(tmp_path)
     assert not (tmp_path / 'out').exists()
 
 
+def test_export_refuses_a_checkpoint_of_other_sizes_naming_the_shapes(tmp_path):
+    other = build_tiny(lora=dict(r=8, alpha=8, dropout=0.0))
+    path = str(tmp_path / 'r8.safetensors')
+    save_weights_file(other.state_dict(), path)
+    with pytest.raises(SystemExit, match=r'42 shape\(s\) differ: .*lora_A\.default\.weight '
+                                         r'\(8, 64\) \(model: \(16, 64\)\)'):
+        export_tool.main([TINY_MODEL_CONFIG, path, '--to', 'peft', str(tmp_path / 'out')])
+
+
 def test_export_will_not_overwrite_without_asking(tmp_path):
     out = tmp_path / 'out'
     out.mkdir()
