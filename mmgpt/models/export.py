@@ -48,7 +48,7 @@ OPEN_FLAMINGO_PERCEIVER = dict(depth=6, heads=8, dim_head=64, num_latents=64, ff
 
 
 def _lora_layers(module: nn.Module) -> dict:
-    from peft.tuners.lora import LoraLayer
+    from peft.tuners.lora import LoraLayer  # lazy: peft is heavy to import
 
     return {name: m for name, m in module.named_modules() if isinstance(m, LoraLayer)}
 
@@ -136,7 +136,7 @@ def merged_flamingo_state(model) -> dict:
 
 def _plain_lm(model, lm_state: dict):
     """A plain (no Flamingo, no LoRA) causal LM holding ``lm_state``."""
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM  # lazy: heavy to import
 
     config = model.lang_encoder.config
     with torch.device('meta'):

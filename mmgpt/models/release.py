@@ -191,7 +191,7 @@ def lora_settings(model: nn.Module) -> dict | None:
     Raises:
         ValueError: If layers differ (the release and this project use one setting).
     """
-    from peft.tuners.lora import LoraLayer
+    from peft.tuners.lora import LoraLayer  # lazy: peft is heavy to import
 
     found = {(layer.r['default'], layer.lora_alpha['default'])
              for layer in model.modules() if isinstance(layer, LoraLayer) and layer.r}

@@ -3,9 +3,13 @@ import importlib.util
 import json
 import os
 
+import open_clip
 import pytest
 import torch
 from mmengine import Config
+from open_flamingo import create_model_and_transforms
+from open_flamingo.src.flamingo_lm import FlamingoLMMixin
+from peft import LoraConfig, PeftModel, inject_adapter_in_model, set_peft_model_state_dict
 from safetensors.torch import load_file
 
 from mmgpt.engine import get_rng_state
@@ -40,13 +44,6 @@ def inputs():
 
 
 def test_peft_export_round_trip_gives_identical_logits(tmp_path, inputs):
-    from peft import (
-        LoraConfig,
-        PeftModel,
-        inject_adapter_in_model,
-        set_peft_model_state_dict,
-    )
-
     tuned = _tuned()
     ckpt = str(tmp_path / 'lora.safetensors')
     save_weights_file(tuned.state_dict(), ckpt)
@@ -119,10 +116,6 @@ def merged_export(tmp_path):
 
 
 def test_merged_export_loads_in_plain_open_flamingo(merged_export, inputs, monkeypatch):
-    import open_clip
-    from open_flamingo import create_model_and_transforms
-    from open_flamingo.src.flamingo_lm import FlamingoLMMixin
-
     tuned, out = merged_export
     info = json.loads((out / 'export.json').read_text())
     assert info['open_flamingo_compatible'] and info['vision_in_checkpoint']

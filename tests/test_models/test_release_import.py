@@ -1,11 +1,14 @@
 """Importing the MultiModal-GPT release's LoRA checkpoint (its layout, at tiny sizes)."""
+import io
 import os
 import pickle
 
+import mmengine.config.config as mm_config
 import pytest
 import torch
 from mmengine import Config
 
+from mmgpt.inference import ChatEngine
 from mmgpt.models import (
     CheckpointKeyError,
     UnsafeCheckpointError,
@@ -13,7 +16,13 @@ from mmgpt.models import (
     read_release_checkpoint,
 )
 from mmgpt.models.release import _RestrictedUnpickler, release_key_to_mmgpt
-from mmgpt.testing import build_tiny, open_gates, randomize_lora, vl_prompt
+from mmgpt.testing import (
+    TINY_MODEL_CONFIG,
+    build_tiny,
+    open_gates,
+    randomize_lora,
+    vl_prompt,
+)
 
 #: The release's configs/lora_config.py (the file its training script read with
 #: mmengine.Config.fromfile and pickled into every checkpoint).
@@ -114,8 +123,6 @@ def test_tuning_config_is_read_as_plain_data(tmp_path):
 
 def test_old_mmengine_config_pickle_is_read_too(monkeypatch):
     """MMEngine of 2023 pickled ConfigDict as dict items + __setstate__, not a call."""
-    import mmengine.config.config as mm_config
-
     class OldConfigDict(dict):
         def __getstate__(self):
             return self
@@ -127,7 +134,6 @@ def test_old_mmengine_config_pickle_is_read_too(monkeypatch):
     monkeypatch.setattr(mm_config, 'ConfigDict', OldConfigDict)
     data = pickle.dumps({'tuning_config': OldConfigDict(lora_r=16, unfrozen=[])}, protocol=2)
     monkeypatch.undo()
-    import io
     out = _RestrictedUnpickler(io.BytesIO(data)).load()
     assert dict(out['tuning_config']) == {'lora_r': 16, 'unfrozen': []}
 
@@ -207,9 +213,6 @@ def test_release_config_has_the_release_settings():
 
 def test_chat_engine_from_the_release_config_imports_the_release_file(tmp_path):
     """The release config with the tiny model's sizes and paths: what tools/chat.py runs."""
-    from mmgpt.inference import ChatEngine
-    from mmgpt.testing import TINY_MODEL_CONFIG
-
     tuned = _tuned()
     path = _write_release(tmp_path, tuned)
     cfg = Config.fromfile(RELEASE_CONFIG)
