@@ -21,7 +21,7 @@ from mmengine import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from mmgpt.models import load_weights_file
+from mmgpt.models import load_checkpoint
 from mmgpt.registry import MODELS
 from mmgpt.templates import chat_prompt, encode_segments, get_stop_words, segments_to_text
 from mmgpt.utils.image import build_image_transform, read_rgb_image
@@ -247,7 +247,8 @@ class ChatEngine:
         Args:
             config (str | Config): The training config (its ``model`` section).
             checkpoint (str, optional): A checkpoint written by training (trainable
-                weights), loaded strictly. None keeps the configured base.
+                weights) or the MultiModal-GPT release's LoRA checkpoint, loaded
+                strictly (:func:`mmgpt.models.load_checkpoint`). None keeps the base.
             device (str): Defaults to ``'cpu'``.
             **kwargs: More :class:`ChatEngine` arguments.
         """
@@ -255,7 +256,7 @@ class ChatEngine:
         init_default_scope(cfg.get('default_scope', 'mmgpt'))
         model = MODELS.build(cfg.model)
         if checkpoint:
-            model.load_state_dict(load_weights_file(checkpoint), strict=True)
+            load_checkpoint(model, checkpoint)
         model.to(device)
         return cls(model, build_image_transform(cfg.model.vision_encoder), **kwargs)
 

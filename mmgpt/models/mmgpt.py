@@ -64,6 +64,10 @@ class MultiModalGPT(BaseModel):
             ``dim_head``, ``ff_mult``). Defaults to None (open_flamingo's 8 x 64, 4).
         perceiver (dict, optional): ``PerceiverResampler`` sizes (``depth``, ``heads``,
             ``dim_head``, ``num_latents``, ``ff_mult``). Defaults to None (6, 8, 64, 64, 4).
+        media_attention (str): Which image a token attends to: ``'preceding'`` (this
+            project: text after ``<image>`` attends to it) or ``'following'`` (the
+            open_flamingo v1 rule the MultiModal-GPT release ran with, to reproduce its
+            answers; see :mod:`mmgpt.models.flamingo_lm`). Defaults to ``'preceding'``.
         cross_attn_gate_init (float): Initial value of every ``attn_gate`` / ``ff_gate``.
             Defaults to 0.0 (OpenFlamingo: tanh(0) = 0 keeps a pretrained LM unchanged at
             the start). Pretraining a random LM from scratch, as the demo's stage 1 does,
@@ -88,7 +92,8 @@ class MultiModalGPT(BaseModel):
 
     def __init__(self, vision_encoder: dict, lang_model: dict, tokenizer: dict,
                  cross_attn_every_n_layers: int = 4, cross_attn: dict | None = None,
-                 perceiver: dict | None = None, cross_attn_gate_init: float = 0.0,
+                 perceiver: dict | None = None, media_attention: str = 'preceding',
+                 cross_attn_gate_init: float = 0.0,
                  pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
                  lora: dict | None = PAPER_LORA, freeze: bool = True, unfrozen: tuple = (),
@@ -106,6 +111,7 @@ class MultiModalGPT(BaseModel):
             eoc_token_id=self.tokenizer.convert_tokens_to_ids(EOC_TOKEN),
             media_token_id=self.media_token_id, vis_dim=vis_dim,
             cross_attn_every_n_layers=cross_attn_every_n_layers)
+        lm.set_media_attention(media_attention)
         if perceiver:
             self.flamingo.perceiver = PerceiverResampler(dim=vis_dim, **perceiver)
         if cross_attn_gate_init:
