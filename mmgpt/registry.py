@@ -18,6 +18,7 @@ from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
@@ -26,7 +27,8 @@ from mmengine.registry import Registry
 __all__ = [
     'MODELS', 'TOKENIZERS', 'DATASETS', 'TRANSFORMS', 'DATA_SAMPLERS', 'FUNCTIONS', 'HOOKS',
     'LOOPS', 'METRICS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'MODEL_WRAPPERS', 'LOG_PROCESSORS',
-    'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'RUNNERS', 'VISBACKENDS', 'VISUALIZERS',
+    'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'RUNNERS', 'STRATEGIES', 'VISBACKENDS',
+    'VISUALIZERS',
 ]
 
 #: Models: the MultiModalGPT BaseModel and its parts.
@@ -60,6 +62,8 @@ LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['mmgpt.engine'])
 #: Runners (MMGPTRunner: CPU gloo set-up, strict trainable-only checkpoint loading).
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmgpt.engine'])
+#: FlexibleRunner strategies (DeepSpeed ZeRO, FSDP) with trainable-only checkpoints.
+STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES, locations=['mmgpt.engine'])
 # Children of MMEngine's registries that mmgpt adds nothing to: with default_scope='mmgpt'
 # the Runner looks in an 'mmgpt' child first and otherwise logs a warning on every build.
 #: Optimizers (MMEngine's and torch's).

@@ -76,6 +76,9 @@ class Template:
         stop_words (tuple): Strings that end generation, besides EOS.
         plain_instruction (bool): In the ``'plain'`` style, put each turn's instruction
             (unsupervised, then a newline) before its response. Defaults to False.
+        history_eos (bool): In a chat prompt, end each earlier response with EOS, as in
+            training. False gives the MultiModal-GPT release's demo prompt (earlier
+            answers joined without EOS); training text keeps every EOS. Defaults to True.
     """
 
     name: str
@@ -89,6 +92,7 @@ class Template:
     header_sep: str = '\n'
     stop_words: tuple = ('### Instruction:',)
     plain_instruction: bool = False
+    history_eos: bool = True
 
     def section(self, header: str, body: str = '') -> str:
         """``section_sep + header + header_sep + body``."""
@@ -106,6 +110,10 @@ TEMPLATES = {
     'openflamingo_interleaved': Template(name='openflamingo_interleaved', style='plain',
                                          system='', stop_words=('<|endofchunk|>',),
                                          plain_instruction=True),
+    # The MultiModal-GPT release's demo prompt (its app.py): the same text, one BOS, but
+    # earlier answers not followed by EOS. Only to reproduce the release's answers
+    # (configs/mmgpt_release_v0.py); the model was trained with per-turn BOS/EOS.
+    'mmgpt_release_v0': Template(name='mmgpt_release_v0', history_eos=False),
 }
 
 
@@ -159,7 +167,9 @@ def _render_instruction(tpl: Template, conversation: dict, open_last: bool) -> l
         segs.append(Segment(prompt, False, turn=i))
         if open_last and i == len(turns) - 1:
             break
-        segs += [Segment(turn['response'], True, turn=i), Segment('', True, EOS, turn=i)]
+        segs.append(Segment(turn['response'], True, turn=i))
+        if tpl.history_eos or not open_last:
+            segs.append(Segment('', True, EOS, turn=i))
     return segs
 
 

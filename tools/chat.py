@@ -67,7 +67,8 @@ def parse_args(argv=None):
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
     parser.add_argument('config', help='the training config of the checkpoint')
     parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='trained weights (a training checkpoint); omit for the base model')
+                        help='trained weights (a training checkpoint, .safetensors, or the '
+                        'MultiModal-GPT release .pt); omit for the base model')
     parser.add_argument('--image', help='an image to start the conversation with')
     parser.add_argument('--batch', help='answer the conversations of this JSONL file')
     parser.add_argument('--out', help='where --batch writes its answers (JSONL)')

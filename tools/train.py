@@ -10,6 +10,10 @@ A mistake (missing file, unknown ``type``, wrong checkpoint...) ends in one line
 and exit status 2; ``--debug`` (or ``MMGPT_DEBUG=1``) shows the traceback. torch uses
 the usable cores divided by the processes of this node (``--threads`` or
 ``MMGPT_NUM_THREADS`` to override).
+
+The runner follows the config: a config with a ``strategy`` (DeepSpeed ZeRO or FSDP, e.g.
+configs/mmgpt_joint_zero2.py) runs on MMEngine's ``FlexibleRunner``; any other on
+``MMGPTRunner`` (DDP or one device).
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import FlexibleRunner  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
 from mmgpt.utils.cli import (  # noqa: E402
@@ -105,6 +111,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if cfg.get('strategy') is not None:
+            raise SystemExit(
+                f'--amp is for DDP configs; {args.config} has a strategy, whose precision is '
+                'in the config (DeepSpeed: strategy.bf16; FSDP: optim_wrapper.dtype and '
+                'strategy.frozen_dtype)')
         enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
@@ -119,8 +130,24 @@ def main(argv: list[str] | None = None) -> None:
     set_torch_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
-    runner = MMGPTRunner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg).train()
+
+
+def build_runner(cfg: Config):
+    """``FlexibleRunner`` for a config with a ``strategy``, else ``MMGPTRunner``.
+
+    Args:
+        cfg (Config): The merged config.
+
+    Returns:
+        The runner, not yet training.
+    """
+    if cfg.get('strategy') is None:
+        return MMGPTRunner.from_cfg(cfg)
+    # FlexibleRunner builds the strategy before it sets the default scope: set it first
+    # so that `type='MMGPTDeepSpeedStrategy'` resolves in mmgpt's registry.
+    init_default_scope(cfg.get('default_scope', 'mmgpt'))
+    return FlexibleRunner.from_cfg(cfg)
 
 
 if __name__ == '__main__':

@@ -38,6 +38,9 @@ class MMGPTRunner(Runner):
       used) and checks that a given one is readable before anything is built from it.
     """
 
+    #: MMGPTCheckpointHook writes ``last_checkpoint`` relative to the work dir for us.
+    resolves_relative_checkpoint_pointer = True
+
     def load_or_resume(self) -> None:
         """Resolve the checkpoint to resume from, then load or resume as MMEngine does."""
         if not self._has_loaded and self._resume:

@@ -64,6 +64,10 @@ class MultiModalGPT(BaseModel):
             ``dim_head``, ``ff_mult``). Defaults to None (open_flamingo's 8 x 64, 4).
         perceiver (dict, optional): ``PerceiverResampler`` sizes (``depth``, ``heads``,
             ``dim_head``, ``num_latents``, ``ff_mult``). Defaults to None (6, 8, 64, 64, 4).
+        media_attention (str): Which image a token attends to: ``'preceding'`` (this
+            project: text after ``<image>`` attends to it) or ``'following'`` (the
+            open_flamingo v1 rule the MultiModal-GPT release ran with, to reproduce its
+            answers; see :mod:`mmgpt.models.flamingo_lm`). Defaults to ``'preceding'``.
         cross_attn_gate_init (float): Initial value of every ``attn_gate`` / ``ff_gate``.
             Defaults to 0.0 (OpenFlamingo: tanh(0) = 0 keeps a pretrained LM unchanged at
             the start). Pretraining a random LM from scratch, as the demo's stage 1 does,
@@ -78,8 +82,9 @@ class MultiModalGPT(BaseModel):
             for no LoRA. Defaults to the paper's.
         freeze (bool): Freeze everything except LoRA and ``unfrozen``. Defaults to True.
         unfrozen (tuple): Regexes (``re.search``) of parameter names that train too.
-        gradient_checkpointing (bool): Activation checkpointing of the LM decoder layers.
-            Defaults to False.
+        gradient_checkpointing (bool): Activation checkpointing of every decoder layer
+            together with its gated cross-attention (recomputed in the backward pass;
+            works under DDP, DeepSpeed and FSDP). Defaults to False.
         generation_cfg (dict, optional): Default ``generate`` arguments.
         data_preprocessor (dict, optional): MMEngine data preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
@@ -87,7 +92,8 @@ class MultiModalGPT(BaseModel):
 
     def __init__(self, vision_encoder: dict, lang_model: dict, tokenizer: dict,
                  cross_attn_every_n_layers: int = 4, cross_attn: dict | None = None,
-                 perceiver: dict | None = None, cross_attn_gate_init: float = 0.0,
+                 perceiver: dict | None = None, media_attention: str = 'preceding',
+                 cross_attn_gate_init: float = 0.0,
                  pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
                  lora: dict | None = PAPER_LORA, freeze: bool = True, unfrozen: tuple = (),
@@ -105,6 +111,7 @@ class MultiModalGPT(BaseModel):
             eoc_token_id=self.tokenizer.convert_tokens_to_ids(EOC_TOKEN),
             media_token_id=self.media_token_id, vis_dim=vis_dim,
             cross_attn_every_n_layers=cross_attn_every_n_layers)
+        lm.set_media_attention(media_attention)
         if perceiver:
             self.flamingo.perceiver = PerceiverResampler(dim=vis_dim, **perceiver)
         if cross_attn_gate_init:
@@ -113,9 +120,9 @@ class MultiModalGPT(BaseModel):
                     if block is not None:
                         block.attn_gate.fill_(cross_attn_gate_init)
                         block.ff_gate.fill_(cross_attn_gate_init)
-        if gradient_checkpointing:
-            lm.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        # Each decoder layer with its gated cross-attention, recomputed in the backward
+        # pass (transformers' own switch would leave the cross-attention out).
+        lm.set_activation_checkpointing(gradient_checkpointing)
         if pretrained:
             self.load_pretrained_flamingo(pretrained, pretrained_allowed_missing)
             logger.info(f'loaded pretrained Flamingo weights from {pretrained}')
@@ -204,8 +211,10 @@ class MultiModalGPT(BaseModel):
         # The CLIP tower is frozen in MultiModal-GPT (open_flamingo always runs it under
         # no_grad); the demo's stage-1 pretraining trains it, so follow requires_grad.
         trains = torch.is_grad_enabled() and any(p.requires_grad for p in visual.parameters())
+        # pixels in the tower's dtype (DeepSpeed bf16 holds every weight in bf16)
+        pixels = images.flatten(0, 2).to(next(visual.parameters()).dtype)
         with torch.set_grad_enabled(trains):
-            tokens = visual(images.flatten(0, 2))[1]  # (b*t*f, patches, d)
+            tokens = visual(pixels)[1]  # (b*t*f, patches, d)
         latents = self.flamingo.perceiver(tokens.reshape(b, t, f, *tokens.shape[1:]))
         for layer in self.lang_encoder._get_decoder_layers():
             layer.condition_vis_x(latents)

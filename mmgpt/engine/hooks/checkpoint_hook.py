@@ -51,7 +51,10 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         """Check the interval against the accumulation, then set up as MMEngine does."""
-        counts = getattr(runner.optim_wrapper, '_accumulative_counts', 1)
+        counts = getattr(runner.optim_wrapper, '_accumulative_counts', None)
+        if counts is None:  # DeepSpeed accumulates inside its engine
+            strategy_cfg = getattr(getattr(runner, 'strategy', None), 'config', None) or {}
+            counts = strategy_cfg.get('gradient_accumulation_steps', 1)
         if self.interval > 0 and self.interval % counts != 0:
             suggestion = counts * max(1, self.interval // counts)
             raise ValueError(
@@ -64,8 +67,11 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     @staticmethod
     def _schedule_meta(runner) -> dict:
-        loader = runner.train_loop.dataloader
-        return schedule_meta(runner.world_size, getattr(loader, 'batch_size', None), len(loader))
+        loader = getattr(getattr(runner, 'train_loop', None), 'dataloader', None)
+        if loader is None:
+            return {}
+        return schedule_meta(getattr(runner, 'world_size', 1), getattr(loader, 'batch_size', None),
+                             len(loader))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Add the RNG state and run shape; store the message hub as tensors."""
@@ -75,9 +81,9 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Check the run shape on resume, unpack the message hub, hand over the RNG state."""
-        if runner._resume and 'meta' in checkpoint:
+        if getattr(runner, '_resume', False) and 'meta' in checkpoint:
             check_resume_schedule(checkpoint['meta'], self._schedule_meta(runner),
-                                  runner._load_from or 'the checkpoint')
+                                  getattr(runner, '_load_from', None) or 'the checkpoint')
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = unpack_message_hub(checkpoint['message_hub'])
         if runner._resume and 'rng_state' in checkpoint:
@@ -118,8 +124,12 @@ class MMGPTCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         atomic_replace(tmp_path, self.last_ckpt)
-        atomic_write_bytes(checkpoint_pointer(self.last_ckpt, runner.work_dir).encode(),
-                           osp.join(runner.work_dir, 'last_checkpoint'))
+        # Relative only for runners that resolve it (MMGPTRunner); MMEngine's own
+        # find_latest_checkpoint (FlexibleRunner) reads the pointer as a path from the cwd.
+        relative = getattr(runner, 'resolves_relative_checkpoint_pointer', False)
+        pointer = checkpoint_pointer(self.last_ckpt, runner.work_dir) if relative else \
+            self.last_ckpt
+        atomic_write_bytes(pointer.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
         for old_step in outdated:
             old = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
             if osp.isfile(old):
