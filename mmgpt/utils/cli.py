@@ -143,8 +143,8 @@ def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None =
     """Run a tool's ``main(argv)`` and turn exceptions into one-line errors and exit codes.
 
     Args:
-        main (callable): The tool's entry point; its return value is the exit status
-            (None is 0).
+        main (callable): The tool's entry point; an int it returns is the exit status
+            (anything else is 0).
         argv (list[str], optional): Passed to ``main``. Defaults to None (``sys.argv``).
         prog (str, optional): The tool name shown. Defaults to ``sys.argv[0]``'s basename.
 
@@ -154,8 +154,7 @@ def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None =
     """
     prog = prog or os.path.basename(sys.argv[0])
     if debug_enabled(argv):
-        status = main(argv)
-        return 0 if status is None else int(status)
+        return _status(main(argv))
     try:
         status = main(argv)
     except KeyboardInterrupt:
@@ -169,4 +168,9 @@ def run_cli(main: Callable[[list[str] | None], object], argv: list[str] | None =
               f'(hint: rerun with --debug or {DEBUG_ENV}=1 for the traceback, and report it)',
               file=sys.stderr)
         return 1
-    return 0 if status is None else int(status)
+    return _status(status)
+
+
+def _status(value) -> int:
+    """An exit status from main's return value (an int; anything else is success)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
