@@ -32,7 +32,7 @@ __all__ = [
 #: Models: the MultiModalGPT BaseModel and its parts.
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmgpt.models'])
 #: Tokenizer builders (a local Hugging Face directory, or the project's tiny BPE).
-TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.models'])
+TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.tokenizer'])
 #: Datasets: one per public annotation format, plus the joint wrapper.
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmgpt.datasets'])
 #: Data transforms: load image, render template, tokenize with labels, pack.

@@ -9,6 +9,10 @@ import copy
 import os
 
 import torch
+from mmengine import Config
+from mmengine.registry import DefaultScope, init_default_scope
+
+from mmgpt.registry import MODELS
 
 __all__ = ['TINY_MODEL_CONFIG', 'tiny_model_cfg', 'build_tiny', 'open_gates',
            'randomize_lora', 'vl_prompt']
@@ -20,8 +24,6 @@ TINY_MODEL_CONFIG = os.path.join(_REPO, 'configs', '_base_', 'models', 'mmgpt_ti
 
 def tiny_model_cfg(**overrides) -> dict:
     """The tiny model config as a plain dict, with top-level keys replaced."""
-    from mmengine import Config
-
     cfg = copy.deepcopy(Config.fromfile(TINY_MODEL_CONFIG).model.to_dict())
     cfg.update(overrides)
     return cfg
@@ -29,10 +31,6 @@ def tiny_model_cfg(**overrides) -> dict:
 
 def build_tiny(seed: int = 0, **overrides):
     """Build the tiny MultiModalGPT (eval mode) with a fixed seed."""
-    from mmengine.registry import DefaultScope, init_default_scope
-
-    from mmgpt.registry import MODELS
-
     if DefaultScope.get_current_instance() is None:
         init_default_scope('mmgpt')
     torch.manual_seed(seed)
