@@ -130,7 +130,7 @@ class Demo:
         init_default_scope('mmgpt')
         datasets = [DATASETS.build(dict(d, data_root=self.data)) for d in cfg.captions]
         options = dict(cfg.clip_pretrain, steps=5) if self.smoke else cfg.clip_pretrain
-        pretrain_clip(read_captions(datasets), cfg.vision_encoder, cfg.tokenizer,
+        pretrain_clip(read_captions(datasets), cfg.model.vision_encoder, cfg.model.tokenizer,
                       self.clip_weights, progress=True, **options)
 
     def train_stage1(self):

@@ -30,15 +30,14 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0, persistent_workers=False, pin_memory=False,
     sampler=dict(type='JointSampler', vl_per_iter=4, lang_per_iter=4),
-    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(
         type='JointDataset',
         vl=[dict(_base_.shapes_detail, sample=1000), dict(_base_.shapes_qa, sample=2500),
             dict(_base_.shapes_dialog, sample=1000)],
         lang=[_base_.shapes_dolly],
         pipeline=[
-            dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-            dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=256),
+            dict(type='LoadConversationImage'),
+            dict(type='TokenizeConversation', max_length=256),
             dict(type='PackInputs'),
         ]))
 

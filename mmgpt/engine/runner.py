@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmgpt.datasets import bind_model_config
 from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
@@ -19,13 +20,16 @@ __all__ = ['MMGPTRunner']
 
 @RUNNERS.register_module()
 class MMGPTRunner(Runner):
-    """MMEngine's ``Runner`` with three narrow overrides.
+    """MMEngine's ``Runner`` with four narrow overrides.
 
     * :meth:`load_checkpoint` (used by ``load_from`` and resume) hands the weights to
       the model's own ``load_state_dict(strict=True)``. MMEngine's loader walks every
       submodule with ``_load_from_state_dict`` and would report each frozen weight as
       missing, whereas our checkpoints hold only the trainable weights and the model
       checks exactly those keys, naming any unknown or missing one.
+    * :meth:`build_dataloader` gives the pipeline the model config's tokenizer, template
+      and vision encoder (:func:`mmgpt.datasets.bind_model_config`): they are declared
+      once, in ``model``.
     * :meth:`setup_env` initialises a gloo process group when launched without CUDA,
       where MMEngine's ``init_dist`` fails (see :func:`mmgpt.engine.init_cpu_dist`).
     * :meth:`wrap_model` casts the frozen weights to ``cfg.frozen_dtype`` (set by
@@ -38,6 +42,17 @@ class MMGPTRunner(Runner):
         if self.distributed:
             init_cpu_dist(self.launcher)
         super().setup_env(env_cfg)
+
+    def build_dataloader(self, dataloader, seed: int | None = None,
+                         diff_rank_seed: bool = False):
+        """Bind the pipeline to the model config, then build as MMEngine does.
+
+        (MMEngine's is a static method; its loops call it on the runner instance.)
+        """
+        model_cfg = self.cfg.get('model')
+        if isinstance(dataloader, dict) and isinstance(model_cfg, dict):
+            dataloader = bind_model_config(dataloader, model_cfg)
+        return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Cast frozen weights if asked, then wrap (``device_ids=None`` on CPU)."""

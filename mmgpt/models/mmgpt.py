@@ -24,6 +24,7 @@ from open_flamingo.src.helpers import PerceiverResampler
 from torch.nn.modules.module import _IncompatibleKeys
 
 from mmgpt.registry import MODELS
+from mmgpt.templates import DEFAULT_TEMPLATE, get_template
 from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN, build_tokenizer
 
 from .flamingo_lm import add_flamingo_to_lm, language_only
@@ -58,6 +59,10 @@ class MultiModalGPT(BaseModel):
             GPT-NeoX, GPT-J, GPT-2) and ``torch_dtype``.
         tokenizer (dict): ``dict(type='pretrained', path=...)`` or
             ``dict(type='tiny_bpe', ...)``.
+        template (str): The instruction template the model is trained and chatted in
+            (a name in :data:`mmgpt.templates.TEMPLATES`). Declared here only: the data
+            pipeline (:func:`mmgpt.datasets.bind_model_config`), the chat engine, the
+            chat hook and evaluation read it from the model. Defaults to ``'mmgpt'``.
         cross_attn_every_n_layers (int): A gated cross-attention block before every
             n-th decoder layer. Defaults to 4 (OpenFlamingo-9B).
         cross_attn (dict, optional): ``GatedCrossAttentionBlock`` sizes (``heads``,
@@ -86,7 +91,8 @@ class MultiModalGPT(BaseModel):
     """
 
     def __init__(self, vision_encoder: dict, lang_model: dict, tokenizer: dict,
-                 cross_attn_every_n_layers: int = 4, cross_attn: dict | None = None,
+                 template: str = DEFAULT_TEMPLATE, cross_attn_every_n_layers: int = 4,
+                 cross_attn: dict | None = None,
                  perceiver: dict | None = None, cross_attn_gate_init: float = 0.0,
                  pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
@@ -95,6 +101,10 @@ class MultiModalGPT(BaseModel):
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         logger = MMLogger.get_current_instance()
+        #: The template name (validated), and the vision tower config that fixes the
+        #: image preprocessing: what chat and evaluation must match.
+        self.template = get_template(template).name
+        self.vision_encoder_cfg = dict(vision_encoder)
         self.tokenizer = build_tokenizer(tokenizer)
         self.media_token_id = self.tokenizer.convert_tokens_to_ids(MEDIA_TOKEN)
         lm = build_language_model(lang_model, vocab_size=len(self.tokenizer))
