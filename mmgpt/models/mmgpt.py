@@ -26,8 +26,9 @@ from torch.nn.modules.module import _IncompatibleKeys
 from mmgpt.registry import MODELS
 from mmgpt.templates import DEFAULT_TEMPLATE, get_template
 from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN, build_tokenizer
+from mmgpt.utils.precision import cast_frozen_to, resolve_dtype
 
-from .flamingo_lm import add_flamingo_to_lm, language_only
+from .flamingo_lm import add_flamingo_to_lm, language_only, reusing_media
 from .language_model import build_language_model
 from .lora import PAPER_LORA_TARGETS, add_lora, set_trainable
 from .vision_encoder import build_vision_encoder, vision_width
@@ -85,6 +86,10 @@ class MultiModalGPT(BaseModel):
         unfrozen (tuple): Regexes (``re.search``) of parameter names that train too.
         gradient_checkpointing (bool): Activation checkpointing of the LM decoder layers.
             Defaults to False.
+        frozen_dtype (str, optional): Store the frozen weights in this half precision
+            (``'bfloat16'`` / ``'float16'``), trainable ones stay fp32; set by
+            ``tools/train.py --amp``, and the chat hook generates under autocast to it.
+            Defaults to None (everything fp32).
         generation_cfg (dict, optional): Default ``generate`` arguments.
         data_preprocessor (dict, optional): MMEngine data preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
@@ -97,7 +102,8 @@ class MultiModalGPT(BaseModel):
                  pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
                  lora: dict | None = PAPER_LORA, freeze: bool = True, unfrozen: tuple = (),
-                 gradient_checkpointing: bool = False, generation_cfg: dict | None = None,
+                 gradient_checkpointing: bool = False, frozen_dtype: str | None = None,
+                 generation_cfg: dict | None = None,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         logger = MMLogger.get_current_instance()
@@ -136,6 +142,10 @@ class MultiModalGPT(BaseModel):
                 lora.get('r', 16), sum(map(len, adapted.values())), ', '.join(adapted)))
         set_trainable(self, freeze=freeze, unfrozen=unfrozen, logger=logger)
         self._trainable = tuple(n for n, p in self.named_parameters() if p.requires_grad)
+        #: The dtype of the frozen weights (None: fp32), see ``frozen_dtype``.
+        self.frozen_dtype = frozen_dtype and str(resolve_dtype(frozen_dtype)).split('.')[-1]
+        if self.frozen_dtype:
+            cast_frozen_to(self, self.frozen_dtype)
         self.generation_cfg = dict(max_new_tokens=64, do_sample=False)
         self.generation_cfg.update(generation_cfg or {})
 
@@ -270,13 +280,12 @@ class MultiModalGPT(BaseModel):
         images = self._as_media(images)
         if cfg.get('num_beams', 1) > 1:
             images = images.repeat_interleave(cfg['num_beams'], dim=0)
-        lm._use_cached_vision_x = True
-        try:
-            self._condition_on_images(images)
-            out = lm.generate(input_ids=input_ids, attention_mask=attention_mask, **cfg)
-        finally:
-            lm.clear_conditioned_layers()
-            lm._use_cached_vision_x = False
+        with reusing_media(lm):
+            try:
+                self._condition_on_images(images)
+                out = lm.generate(input_ids=input_ids, attention_mask=attention_mask, **cfg)
+            finally:
+                lm.clear_conditioned_layers()
         return out[:, input_ids.shape[1]:]
 
     def forward(self, vl: dict | None = None, lang: dict | None = None, mode: str = 'tensor',

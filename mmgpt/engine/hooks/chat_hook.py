@@ -53,7 +53,7 @@ class EvaluateChatHook(Hook):
         was_training = model.training  # ChatEngine puts the model in eval mode
         engine = self._engine_for(runner)
         options = GenerationOptions(max_new_tokens=self.max_new_tokens)
-        dtype = runner.cfg.get('frozen_dtype')
+        dtype = getattr(model, 'frozen_dtype', None)  # the model's declared argument
         device = next(engine.model.parameters()).device.type
         autocast = (torch.autocast(device, dtype=getattr(torch, dtype)) if dtype
                     else contextlib.nullcontext())
