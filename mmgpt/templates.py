@@ -250,7 +250,7 @@ def _special_ids(tokenizer) -> dict:
     for kind, tid in ids.items():
         if tid is None or (tid == unk and kind in (MEDIA, EOC)):
             raise ValueError(f'tokenizer has no id for the {kind!r} token; build it with '
-                             'mmgpt.models.build_tokenizer (adds the Flamingo tokens)')
+                             'mmgpt.tokenizer.build_tokenizer (adds the Flamingo tokens)')
     return ids
 
 
@@ -262,7 +262,7 @@ def encode_segments(segments: list, tokenizer, with_turns: bool = False):
 
     Args:
         segments (list[Segment]): From :func:`render` or :func:`chat_prompt`.
-        tokenizer: A tokenizer from :func:`mmgpt.models.build_tokenizer`.
+        tokenizer: A tokenizer from :func:`mmgpt.tokenizer.build_tokenizer`.
         with_turns (bool): Also return the turn index of every token. Defaults to False.
 
     Returns:

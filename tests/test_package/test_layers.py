@@ -1,6 +1,6 @@
 """The package's layers: no import points up the layer order, none hides in a function.
 
-Bottom to top (docs/layers.md): ``mmgpt.registry``, ``mmgpt.utils``, ``mmgpt.tokenizer``
+Bottom to top (docs/architecture.md): ``mmgpt.registry``, ``mmgpt.utils``, ``mmgpt.tokenizer``
 -> ``mmgpt.templates`` -> ``mmgpt.datasets`` -> ``mmgpt.models`` -> ``mmgpt.inference`` ->
 ``mmgpt.evaluation`` -> ``mmgpt.engine`` -> ``mmgpt.demo``; ``tools/`` sits on top. Each
 module may import only from its own layer or below. A function-local import of an mmgpt
