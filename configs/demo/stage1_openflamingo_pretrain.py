@@ -38,6 +38,7 @@ train_dataloader = dict(
     sampler=dict(type='JointSampler', vl_per_iter=24, lang_per_iter=8),
     dataset=dict(
         type='JointDataset',
+        data_root=_base_.shapes_root,  # the demo's data folder, for every entry below
         vl=[_base_.shapes_captions, _base_.shapes_detail, _base_.shapes_qa,
             _base_.shapes_dialog],
         lang=[_base_.shapes_dolly],
@@ -63,3 +64,8 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(interval=1000, max_keep_ckpts=1, save_last=True),
 )
+custom_hooks = [
+    dict(type='TokenThroughputHook'),
+    # the trained weights, read by the next stage / the chat tool and the evaluation
+    dict(type='ExportWeightsHook', filename='openflamingo_tiny.safetensors'),
+]

@@ -32,6 +32,7 @@ train_dataloader = dict(
     sampler=dict(type='JointSampler', vl_per_iter=4, lang_per_iter=4),
     dataset=dict(
         type='JointDataset',
+        data_root=_base_.shapes_root,  # the demo's data folder, for every entry below
         vl=[dict(_base_.shapes_detail, sample=1000), dict(_base_.shapes_qa, sample=2500),
             dict(_base_.shapes_dialog, sample=1000)],
         lang=[_base_.shapes_dolly],
@@ -54,3 +55,8 @@ default_hooks = dict(
     logger=dict(interval=160),
     checkpoint=dict(interval=800, max_keep_ckpts=1, save_last=True),
 )
+custom_hooks = [
+    dict(type='TokenThroughputHook'),
+    # the trained weights, read by the next stage / the chat tool and the evaluation
+    dict(type='ExportWeightsHook', filename='mmgpt_lora.safetensors'),
+]

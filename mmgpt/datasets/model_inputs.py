@@ -22,7 +22,7 @@ import copy
 
 from mmgpt.templates import DEFAULT_TEMPLATE
 
-__all__ = ['MODEL_ARGUMENTS', 'bind_model_config']
+__all__ = ['MODEL_ARGUMENTS', 'bind_model_config', 'register_model_arguments']
 
 #: Transform arguments that belong to the model: ``{transform: {argument: model key}}``.
 MODEL_ARGUMENTS = {
@@ -31,6 +31,17 @@ MODEL_ARGUMENTS = {
 }
 
 _MODEL_DEFAULTS = {'template': DEFAULT_TEMPLATE}
+
+
+def register_model_arguments(type_name: str, arguments: dict) -> None:
+    """Declare that a transform or dataset ``type`` takes arguments from the model config.
+
+    Args:
+        type_name (str): The registered ``type`` name.
+        arguments (dict): ``{argument: model config key}``, e.g.
+            ``dict(vision_encoder='vision_encoder')``.
+    """
+    MODEL_ARGUMENTS[type_name] = dict(arguments)
 
 
 def _model_value(model: dict, key: str):
