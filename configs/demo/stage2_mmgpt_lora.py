@@ -5,7 +5,7 @@
 # language-only (Dolly-style) instructions in the one template, with gradient
 # accumulation 16 and a cosine schedule.
 #   python tools/train.py configs/demo/stage2_mmgpt_lora.py
-# (tools/demo.py runs it after stage 1 and exports stage 1's weights to `pretrained`.)
+# (tools/demo.py runs it after stage 1, whose ExportWeightsHook wrote `pretrained`.)
 _base_ = [
     '../_base_/models/mmgpt_tiny_shapes.py',
     '../_base_/datasets/mmgpt_joint_data.py',

@@ -24,6 +24,13 @@ after spelling out the values that moved, each listed here:
    while their pipeline's copy said None. The pipeline uses the tower config only for
    its preprocessing, which ``pretrained`` does not change for a ``model_cfg`` tower
    (``build_image_transform``), so the bound pipeline now carries the model's path.
+6. The demo stages' dataset entries no longer carry ``data_root``: the stage's
+   ``JointDataset`` has one ``data_root`` that it gives every entry without one.
+7. The demo stages export their weights with an ``ExportWeightsHook`` in
+   ``custom_hooks`` (tools/demo.py used to copy them out of the last checkpoint).
+8. Stage 0 was a hand-written loop reading ``captions`` and ``clip_pretrain``; it is a
+   Runner config now, compared value by value in
+   :func:`test_stage0_keeps_its_recipe`.
 """
 from __future__ import annotations
 
@@ -83,6 +90,17 @@ def _spell_out(cfg: dict, name: str) -> dict:
     paramwise = cfg['optim_wrapper'].setdefault('paramwise_cfg', {})
     paramwise.setdefault('decay_patterns', list(RELEASED_DECAY_PATTERNS))
     paramwise.setdefault('no_decay_patterns', list(RELEASED_NO_DECAY_PATTERNS))
+    dataset = cfg['train_dataloader']['dataset']
+    root = dataset.pop('data_root', None)  # item 6
+    for key, entry in cfg.items():  # the shapes-world entries of the base file
+        if key.startswith('shapes_') and isinstance(entry, dict):
+            assert entry.pop('data_root', cfg['shapes_root']) == cfg['shapes_root'], key
+    for modality in ('vl', 'lang'):
+        for entry in dataset.get(modality) or []:
+            if root is not None and entry.get('data_root') is None:
+                entry['data_root'] = root
+    cfg['custom_hooks'] = [h for h in cfg['custom_hooks']  # item 7
+                           if h['type'] != 'ExportWeightsHook']
     loader = bind_model_config(cfg['train_dataloader'], model)  # item 2
     collate = loader['collate_fn']
     if model['tokenizer']['type'] == 'pretrained':  # item 3
@@ -115,3 +133,29 @@ def test_recorded_values_that_are_no_longer_written():
     assert tokenize['template'] == 'openflamingo_interleaved'
     now = Config.fromfile(str(REPO / 'configs/demo/stage1_openflamingo_pretrain.py'))
     assert now.model.template == 'openflamingo_interleaved'
+
+
+def test_stage0_keeps_its_recipe():
+    before = RECORDED['configs/demo/stage0_clip_pretrain.py']
+    now = Config.fromfile(str(REPO / 'configs/demo/stage0_clip_pretrain.py'))
+    recipe = before['clip_pretrain']
+    assert recipe == dict(steps=800, batch_size=48, lr=2e-3, weight_decay=0.1, warmup=0.1,
+                          seed=0)
+    # the same towers and tokenizer
+    assert now.model.type == 'ContrastiveCLIP'
+    assert now.model.vision_encoder.to_dict() == before['vision_encoder']
+    assert now.model.tokenizer.to_dict() == before['tokenizer']
+    # the same data: the caption entry, under the demo's data folder
+    dataset = now.train_dataloader.dataset
+    [captions] = before['captions']
+    assert dict(dataset.captions[0], data_root=dataset.data_root) == captions
+    # the same batches and optimisation: AdamW(lr, wd) with a one-cycle schedule
+    assert (dataset.num_batches, dataset.batch_size, dataset.seed) == (
+        recipe['steps'], recipe['batch_size'], recipe['seed'])
+    assert now.train_dataloader.batch_size == 1 and now.train_cfg.max_epochs == 1
+    optimizer = now.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.weight_decay) == (
+        'AdamW', recipe['lr'], recipe['weight_decay'])
+    [schedule] = now.param_scheduler
+    assert (schedule.type, schedule.eta_max, schedule.total_steps, schedule.pct_start) == (
+        'OneCycleLR', recipe['lr'], recipe['steps'], recipe['warmup'])
