@@ -48,7 +48,7 @@ def test_batches_hold_distinct_captions_with_their_images(world):
         dataset[3]
 
 
-@pytest.mark.slow  # two short Runner trainings (40 + 20 iterations): 30 s to minutes on 2 busy cores
+@pytest.mark.slow  # two short Runner trainings (40 + 20 iterations): 30 s to 4 min here
 def test_stage0_trains_on_the_runner_resumes_and_exports_a_loadable_tower(world, tmp_path):
     runner = MMGPTRunner.from_cfg(_cfg(world, tmp_path / 'full'))
     runner.train()
