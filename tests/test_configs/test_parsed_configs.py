@@ -31,6 +31,9 @@ after spelling out the values that moved, each listed here:
 8. Stage 0 was a hand-written loop reading ``captions`` and ``clip_pretrain``; it is a
    Runner config now, compared value by value in
    :func:`test_stage0_keeps_its_recipe`.
+9. ``model.tokenizer.historical=True`` of the LLaMA tokenizer came with issue 16 (merged
+   into main meanwhile: the exact 2023 LLaMA encoding); not a change of this
+   reorganisation, it is spelled out on the recorded side.
 """
 from __future__ import annotations
 
@@ -70,6 +73,11 @@ def _spell_out(cfg: dict, name: str) -> dict:
     """Write out the values each form leaves implicit (items 1-5 of the docstring)."""
     cfg = copy.deepcopy(cfg)
     model = cfg['model']
+    if model['tokenizer']['type'] == 'pretrained':  # item 9
+        model['tokenizer'].setdefault('historical', True)
+        cfg.get('tokenizer', {}).setdefault('historical', True)
+        for transform in cfg['train_dataloader']['dataset']['pipeline']:
+            transform.get('tokenizer', {}).setdefault('historical', True)
     pipeline = cfg['train_dataloader']['dataset']['pipeline']
     trained_in = [t.get('template', DEFAULT_TEMPLATE) for t in pipeline
                   if t['type'] == 'TokenizeConversation']

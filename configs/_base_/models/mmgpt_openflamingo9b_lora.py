@@ -20,7 +20,9 @@ model = dict(
         quick_gelu=True,  # the OpenAI weights were trained with QuickGELU
     ),
     lang_model=dict(path='checkpoints/llama-7b_hf'),
-    tokenizer=dict(type='pretrained', path='checkpoints/llama-7b_hf'),
+    # historical=True: the exact 2023 LLaMA encoding the OpenFlamingo-9B and MultiModal-GPT
+    # weights were trained with (docs/template.md, 'Which encoding').
+    tokenizer=dict(type='pretrained', path='checkpoints/llama-7b_hf', historical=True),
     template='mmgpt',  # the unified instruction template (docs/template.md)
     cross_attn_every_n_layers=4,
     cross_attn=None,  # open_flamingo's defaults: 8 heads x 64, ff_mult 4
