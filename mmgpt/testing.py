@@ -13,6 +13,7 @@ from mmengine import Config
 from mmengine.registry import DefaultScope, init_default_scope
 
 from mmgpt.registry import MODELS
+from mmgpt.templates import TEMPLATES
 
 __all__ = ['TINY_MODEL_CONFIG', 'tiny_model_cfg', 'build_tiny', 'open_gates',
            'randomize_lora', 'vl_prompt', 'template_corpus_lines', 'llama_style_tokenizer_dir']
@@ -69,8 +70,6 @@ _WORDS = ('cat dog red blue square circle image picture colour shape small large
 
 def template_corpus_lines(n: int = 300) -> list:
     """A few hundred deterministic lines in the template's vocabulary (no newlines)."""
-    from mmgpt.templates import TEMPLATES
-
     lines = []
     for i in range(n):
         words = [_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(4 + i % 9)]
