@@ -66,8 +66,9 @@ RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmgpt.engine']
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
 #: Optimizer wrappers (OptimWrapper, AmpOptimWrapper).
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
-#: Learning-rate schedulers.
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
+#: Learning-rate schedulers (MMEngine's, and mmgpt.engine's CheckpointableOneCycleLR).
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                            locations=['mmgpt.engine'])
 #: Visualisation backends (local, TensorBoard, W&B).
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
 #: Visualizers.

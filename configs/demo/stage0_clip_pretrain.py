@@ -28,12 +28,13 @@ train_dataloader = dict(
     dataset=dict(type='CaptionBatchDataset', captions=[_base_.shapes_captions],
                  data_root=_base_.shapes_root, batch_size=48, num_batches=800, seed=0))
 
-# AdamW 2e-3, weight decay 0.1 on everything, one-cycle: 10% warm-up, then cosine.
+# AdamW 2e-3, weight decay 0.1 on everything, one-cycle: 10% warm-up, then cosine
+# (MMEngine's OneCycleLR, with a state a weights-only checkpoint can hold).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-3, betas=(0.9, 0.999), weight_decay=0.1))
-param_scheduler = [dict(type='OneCycleLR', eta_max=2e-3, total_steps=800, pct_start=0.1,
-                        by_epoch=False)]
+param_scheduler = [dict(type='CheckpointableOneCycleLR', eta_max=2e-3, total_steps=800,
+                        pct_start=0.1, by_epoch=False)]
 train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=1)
 default_hooks = dict(
     logger=dict(interval=100),

@@ -11,6 +11,7 @@ from .loops import ResumableEpochBasedTrainLoop
 from .optim import MMGPTOptimWrapperConstructor
 from .precision import cast_frozen_to, resolve_dtype
 from .runner import MMGPTRunner
+from .schedulers import CheckpointableOneCycleLR
 from .training_state import get_rng_state, pack_message_hub, set_rng_state, unpack_message_hub
 
 __all__ = [
@@ -18,5 +19,5 @@ __all__ = [
     'EvaluateChatHook', 'ExportWeightsHook',
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
-    'count_tokens',
+    'count_tokens', 'CheckpointableOneCycleLR',
 ]

@@ -166,4 +166,4 @@ def test_stage0_keeps_its_recipe():
         'AdamW', recipe['lr'], recipe['weight_decay'])
     [schedule] = now.param_scheduler
     assert (schedule.type, schedule.eta_max, schedule.total_steps, schedule.pct_start) == (
-        'OneCycleLR', recipe['lr'], recipe['steps'], recipe['warmup'])
+        'CheckpointableOneCycleLR', recipe['lr'], recipe['steps'], recipe['warmup'])

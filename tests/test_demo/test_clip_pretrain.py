@@ -27,7 +27,8 @@ def _cfg(world, work_dir, iters=40, **options):
         'work_dir': str(work_dir), 'train_dataloader.dataset.data_root': world + '/',
         'train_dataloader.dataset.num_batches': iters, 'train_dataloader.dataset.batch_size': 16,
         'param_scheduler.0.total_steps': iters, 'default_hooks.logger.interval': 10,
-        'default_hooks.checkpoint.interval': iters // 2, **options})
+        'default_hooks.checkpoint.interval': iters // 2,
+        'default_hooks.checkpoint.max_keep_ckpts': 2, **options})
     cfg.experiment_name = f'stage0_{work_dir.name}'
     return cfg
 
