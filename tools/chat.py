@@ -27,6 +27,7 @@ import os
 import sys
 
 from mmgpt.inference import ChatEngine, GenerationOptions
+from mmgpt.utils import atomic_write_bytes
 
 HELP = ('commands: /image PATH (add an image), /reset, /prompt (show the exact prompt), '
         '/quit; end a line with \\ to continue it')
@@ -103,15 +104,14 @@ def run_batch(engine: ChatEngine, args) -> None:
 
     records = _read_batch(args.batch)
     base_dir = os.path.dirname(os.path.abspath(args.batch))
-    tmp = args.out + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as out:
-        for rec in tqdm(records, desc='conversations', unit='conv', file=sys.stderr):
-            conv = engine.new_conversation()
-            if rec.get('image'):
-                conv.add_image(_resolve(rec['image'], base_dir))
-            answers = [engine.ask(conv, q, args.options) for q in rec['turns']]
-            out.write(json.dumps(dict(rec, answers=answers), ensure_ascii=False) + '\n')
-    os.replace(tmp, args.out)
+    lines = []
+    for rec in tqdm(records, desc='conversations', unit='conv', file=sys.stderr):
+        conv = engine.new_conversation()
+        if rec.get('image'):
+            conv.add_image(_resolve(rec['image'], base_dir))
+        answers = [engine.ask(conv, q, args.options) for q in rec['turns']]
+        lines.append(json.dumps(dict(rec, answers=answers), ensure_ascii=False) + '\n')
+    atomic_write_bytes(''.join(lines).encode('utf-8'), args.out)
     print(f'wrote {len(records)} conversations to {args.out}', file=sys.stderr)
 
 
