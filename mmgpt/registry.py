@@ -34,7 +34,7 @@ __all__ = [
 #: Models: the MultiModalGPT BaseModel and its parts.
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmgpt.models'])
 #: Tokenizer builders (a local Hugging Face directory, or the project's tiny BPE).
-TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.models'])
+TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.tokenizer'])
 #: Datasets: one per public annotation format, plus the joint wrapper.
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmgpt.datasets'])
 #: Data transforms: load image, render template, tokenize with labels, pack.
@@ -70,8 +70,9 @@ STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES, locations=['mmgpt.
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
 #: Optimizer wrappers (OptimWrapper, AmpOptimWrapper).
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
-#: Learning-rate schedulers.
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
+#: Learning-rate schedulers (MMEngine's, and mmgpt.engine's CheckpointableOneCycleLR).
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                            locations=['mmgpt.engine'])
 #: Visualisation backends (local, TensorBoard, W&B).
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
 #: Visualizers.

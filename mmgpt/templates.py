@@ -45,7 +45,7 @@ from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN
 __all__ = [
     'Template', 'Segment', 'TEMPLATES', 'IGNORE_INDEX', 'BOS', 'EOS', 'MEDIA', 'EOC',
     'get_template', 'render', 'chat_prompt', 'segments_to_text', 'encode_segments',
-    'get_stop_words',
+    'get_stop_words', 'DEFAULT_TEMPLATE',
 ]
 
 #: Label value of tokens that do not count in the loss.
@@ -98,6 +98,10 @@ class Template:
         """``section_sep + header + header_sep + body``."""
         return f'{self.section_sep}{header}{self.header_sep}{body}'
 
+
+#: The template a model is trained and chatted in unless its config names another
+#: (``model.template``; the pipeline, chat and evaluation read it from the model).
+DEFAULT_TEMPLATE = 'mmgpt'
 
 #: The templates a config may name.
 TEMPLATES = {
@@ -201,7 +205,7 @@ def _merge(segments: list) -> list:
     return out
 
 
-def render(conversation: dict, template: str | Template = 'mmgpt',
+def render(conversation: dict, template: str | Template = DEFAULT_TEMPLATE,
            add_generation_prompt: bool = False) -> list:
     """Render a conversation into segments.
 
@@ -226,7 +230,7 @@ def render(conversation: dict, template: str | Template = 'mmgpt',
     return _merge(segs)
 
 
-def chat_prompt(conversation: dict, template: str | Template = 'mmgpt') -> list:
+def chat_prompt(conversation: dict, template: str | Template = DEFAULT_TEMPLATE) -> list:
     """The prompt for generating the last turn's response (chat and evaluation).
 
     Equal, segment for segment (and so token for token), to the training rendering of
@@ -258,7 +262,7 @@ def _special_ids(tokenizer) -> dict:
     for kind, tid in ids.items():
         if tid is None or (tid == unk and kind in (MEDIA, EOC)):
             raise ValueError(f'tokenizer has no id for the {kind!r} token; build it with '
-                             'mmgpt.models.build_tokenizer (adds the Flamingo tokens)')
+                             'mmgpt.tokenizer.build_tokenizer (adds the Flamingo tokens)')
     return ids
 
 
@@ -440,7 +444,8 @@ def encode_segments(segments: list, tokenizer, with_turns: bool = False):
     return (ids, labels, turns) if with_turns else (ids, labels)
 
 
-def get_stop_words(template: str | Template = 'mmgpt', eos_token: str | None = None) -> list:
+def get_stop_words(template: str | Template = DEFAULT_TEMPLATE,
+                   eos_token: str | None = None) -> list:
     """Strings that end generation: the template's stop words, then EOS if given.
 
     Args:

@@ -11,6 +11,11 @@ import os
 from pathlib import Path
 
 import torch
+from mmengine import Config
+from mmengine.registry import DefaultScope, init_default_scope
+
+from mmgpt.registry import MODELS
+from mmgpt.templates import TEMPLATES
 
 __all__ = ['TINY_MODEL_CONFIG', 'tiny_model_cfg', 'build_tiny', 'open_gates',
            'randomize_lora', 'vl_prompt', 'template_corpus_lines', 'llama_style_tokenizer_dir',
@@ -23,8 +28,6 @@ TINY_MODEL_CONFIG = os.path.join(_REPO, 'configs', '_base_', 'models', 'mmgpt_ti
 
 def tiny_model_cfg(**overrides) -> dict:
     """The tiny model config as a plain dict, with top-level keys replaced."""
-    from mmengine import Config
-
     cfg = copy.deepcopy(Config.fromfile(TINY_MODEL_CONFIG).model.to_dict())
     cfg.update(overrides)
     return cfg
@@ -32,10 +35,6 @@ def tiny_model_cfg(**overrides) -> dict:
 
 def build_tiny(seed: int = 0, **overrides):
     """Build the tiny MultiModalGPT (eval mode) with a fixed seed."""
-    from mmengine.registry import DefaultScope, init_default_scope
-
-    from mmgpt.registry import MODELS
-
     if DefaultScope.get_current_instance() is None:
         init_default_scope('mmgpt')
     torch.manual_seed(seed)
@@ -74,8 +73,6 @@ _WORDS = ('cat dog red blue square circle image picture colour shape small large
 
 def template_corpus_lines(n: int = 300) -> list:
     """A few hundred deterministic lines in the template's vocabulary (no newlines)."""
-    from mmgpt.templates import TEMPLATES
-
     lines = []
     for i in range(n):
         words = [_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(4 + i % 9)]

@@ -31,6 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
+from mmgpt.datasets import bind_model_config  # noqa: E402
 from mmgpt.registry import DATA_SAMPLERS, DATASETS  # noqa: E402
 from mmgpt.templates import IGNORE_INDEX  # noqa: E402
 from mmgpt.tokenizer import MEDIA_TOKEN  # noqa: E402
@@ -71,7 +72,11 @@ def build_dataset(cfg: Config, split: str):
     key = f'{split}_dataloader'
     if key not in cfg:
         raise KeyError(f'the config has no {key} (--split {split})')
-    return DATASETS.build(cfg[key]['dataset'])
+    dataset = cfg[key]['dataset']
+    if cfg.get('model') is not None:
+        # the pipeline's tokenizer, template and image preprocessing are the model's
+        dataset = bind_model_config(dataset, cfg.model)
+    return DATASETS.build(dataset)
 
 
 def sample_order(cfg: Config, dataset, split: str, num: int, index_order: bool) -> list:

@@ -39,7 +39,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmgpt.engine.resume import check_checkpoint_readable  # noqa: E402
 from mmgpt.inference import ChatEngine, GenerationOptions  # noqa: E402
-from mmgpt.models import load_weights_file  # noqa: E402
 from mmgpt.utils import ImageLoadError, atomic_write_bytes, read_rgb_image  # noqa: E402
 from mmgpt.utils.cli import (  # noqa: E402
     add_cfg_options_argument,
@@ -106,7 +105,7 @@ def parse_args(argv=None):
 
 # ----------------------------------------------------------------------------- checks
 def check_inputs(args) -> tuple:
-    """Check every path before the model is built; returns ``(cfg, weights, image)``.
+    """Check every path before the model is built; returns ``(cfg, image)``.
 
     Raises:
         FileNotFoundError: The config, checkpoint, image, batch file or output folder is
@@ -116,18 +115,13 @@ def check_inputs(args) -> tuple:
     cfg = load_config(args.config, args.cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'{args.config} has no `model` section: pass a training config')
-    weights = None
     if args.checkpoint:
         if not osp.isfile(args.checkpoint):
             raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-        if not args.checkpoint.endswith('.safetensors'):
+        if args.checkpoint.endswith('.safetensors'):
+            _check_safetensors(args.checkpoint)
+        else:
             check_checkpoint_readable(args.checkpoint)
-        try:
-            weights = load_weights_file(args.checkpoint)
-        except (OSError, ValueError):
-            raise
-        except Exception as err:  # safetensors' own error type for a damaged file
-            raise ValueError(f'cannot read checkpoint {args.checkpoint}: {err}') from None
     image = read_rgb_image(args.image) if args.image else None
     if args.batch:
         if not osp.isfile(args.batch):
@@ -139,15 +133,24 @@ def check_inputs(args) -> tuple:
         if osp.exists(partial) and not args.resume:
             raise FileExistsError(f'{partial} holds the answers of an interrupted run: pass '
                                   '--resume to keep them, or delete it')
-    return cfg, weights, image
+    return cfg, image
 
 
-def build_engine(cfg, weights, device: str) -> ChatEngine:
-    """The chat engine of ``cfg`` with the (already read) trained weights, loaded strictly."""
-    engine = ChatEngine.from_config(cfg, None, device=device)
-    if weights is not None:
-        engine.model.load_state_dict(weights, strict=True)
-    return engine
+def _check_safetensors(path: str) -> None:
+    """Read the header of a ``.safetensors`` file (cheap); ValueError if it is damaged."""
+    from safetensors import safe_open  # only for .safetensors checkpoints
+
+    try:
+        with safe_open(path, framework='pt') as f:
+            f.keys()
+    except Exception as err:  # safetensors' own error type
+        raise ValueError(f'cannot read checkpoint {path}: {err}') from None
+
+
+def build_engine(cfg, checkpoint: str | None, device: str) -> ChatEngine:
+    """The chat engine of ``cfg`` with the trained weights loaded strictly (any layout
+    :func:`mmgpt.models.load_checkpoint` reads, the release's LoRA included)."""
+    return ChatEngine.from_config(cfg, checkpoint, device=device)
 
 
 # ----------------------------------------------------------------------------- batch
@@ -362,9 +365,9 @@ def main(argv=None):
     """Entry point: check the inputs, build the model, chat or answer the batch."""
     args = parse_args(argv)
     set_torch_threads(args.threads)
-    cfg, weights, image = check_inputs(args)
+    cfg, image = check_inputs(args)
     print('loading model ...', file=sys.stderr, flush=True)
-    engine = build_engine(cfg, weights, args.device)
+    engine = build_engine(cfg, args.checkpoint, args.device)
     if args.batch:
         return run_batch(engine, args)
     run_interactive(engine, args, image)

@@ -92,7 +92,7 @@ def enable_amp(cfg: Config) -> None:
     wrapper.loss_scale = 'dynamic' if dtype in ('float16', 'fp16') else None
     if wrapper.loss_scale is None:
         wrapper.pop('loss_scale')
-    cfg.frozen_dtype = dtype  # read by MMGPTRunner.wrap_model (mmgpt.engine.cast_frozen_to)
+    cfg.model.frozen_dtype = dtype  # MultiModalGPT casts its frozen weights (cast_frozen_to)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:

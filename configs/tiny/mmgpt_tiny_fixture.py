@@ -12,10 +12,9 @@ _base_ = [
 
 train_dataloader = dict(
     num_workers=0, persistent_workers=False, pin_memory=False,
-    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(pipeline=[
-        dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-        dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=128),
+        dict(type='LoadConversationImage'),
+        dict(type='TokenizeConversation', max_length=128),
         dict(type='PackInputs'),
     ]))
 

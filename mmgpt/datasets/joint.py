@@ -17,11 +17,13 @@ __all__ = ['JointDataset', 'MODALITIES']
 MODALITIES = ('vl', 'lang')
 
 
-def _build(cfg, pipeline, modality: str, position: int):
+def _build(cfg, pipeline, modality: str, position: int, data_root: str | None = None):
     if isinstance(cfg, dict):
         cfg = copy.deepcopy(cfg)
         if pipeline is not None and 'pipeline' not in cfg:
             cfg['pipeline'] = copy.deepcopy(pipeline)
+        if data_root is not None and cfg.get('data_root') is None:
+            cfg['data_root'] = data_root
         dataset = DATASETS.build(cfg)
     else:
         dataset = cfg
@@ -63,13 +65,16 @@ class JointDataset(Dataset):
         lang (list): Language-only dataset configs (or datasets).
         pipeline (list, optional): Pipeline given to every dataset config that has none
             of its own. Defaults to None.
+        data_root (str, optional): ``data_root`` given to every dataset config that has
+            none of its own: one setting points a whole data mix at its folder (the
+            demo's stages use it). Defaults to None.
         max_refetch (int): Retries for datasets that do not refetch themselves.
             Defaults to 1000.
     """
 
     def __init__(self, vl: list = (), lang: list = (), pipeline: list | None = None,
-                 max_refetch: int = 1000) -> None:
-        self.datasets = {m: [_build(c, pipeline, m, i) for i, c in enumerate(cfgs)]
+                 data_root: str | None = None, max_refetch: int = 1000) -> None:
+        self.datasets = {m: [_build(c, pipeline, m, i, data_root) for i, c in enumerate(cfgs)]
                          for m, cfgs in zip(MODALITIES, (vl, lang))}
         self.last_index: int | None = None  # the global index __getitem__ last returned
         self.max_refetch = max_refetch

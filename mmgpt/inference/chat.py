@@ -225,22 +225,27 @@ class ChatEngine:
 
     Args:
         model: A :class:`mmgpt.models.MultiModalGPT` (its trained weights loaded).
-        image_transform: Maps an RGB PIL image to a ``(3, H, W)`` tensor (the tower's
-            own preprocessing, :func:`mmgpt.utils.image.build_image_transform`).
-        template (str): Template name. Defaults to ``'mmgpt'``.
+        image_transform (callable, optional): Maps an RGB PIL image to a ``(3, H, W)``
+            tensor. Defaults to None: the model's vision tower's own preprocessing
+            (:func:`mmgpt.utils.image.build_image_transform` of
+            ``model.vision_encoder_cfg``).
+        template (str, optional): Template name. Defaults to None: the model's
+            (``model.template``, declared in the model config), the one it was trained in.
         max_context (int, optional): Prompt + answer token budget; older turns are
             dropped to fit. Defaults to the language model's ``max_position_embeddings``.
     """
 
-    def __init__(self, model, image_transform, template: str = 'mmgpt',
+    def __init__(self, model, image_transform=None, template: str | None = None,
                  max_context: int | None = None):
         self.model = model.eval()
         self.tokenizer = model.tokenizer
+        if image_transform is None:
+            image_transform = build_image_transform(model.vision_encoder_cfg)
         self.image_transform = image_transform
-        self.template = template
+        self.template = template or model.template
         config = model.lang_encoder.config
         self.max_context = max_context or getattr(config, 'max_position_embeddings', 2048)
-        self.stop_words = get_stop_words(template)
+        self.stop_words = get_stop_words(self.template)
         self._lock = threading.Lock()
 
     @classmethod
@@ -262,7 +267,7 @@ class ChatEngine:
         if checkpoint:
             load_checkpoint(model, checkpoint)
         model.to(device)
-        return cls(model, build_image_transform(cfg.model.vision_encoder), **kwargs)
+        return cls(model, **kwargs)
 
     def new_conversation(self) -> Conversation:
         """A fresh, empty conversation."""

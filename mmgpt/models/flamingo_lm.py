@@ -18,6 +18,12 @@ logic) to open_flamingo:
    (half of MultiModal-GPT's joint training) must run the plain LM, so each layer gets a
    ``skip_cross_attn`` switch, set for one forward by :func:`language_only`.
 
+KV-cached generation keeps attending to the conditioned image through the mixin's own
+public flag ``reuse_conditioned_media`` (set by :func:`reusing_media`), where
+open_flamingo's ``Flamingo.generate`` writes its private ``_use_cached_vision_x``. The
+open_flamingo internals these subclasses rely on are pinned by
+tests/test_package/test_upstream_guards.py.
+
 Cross-attention sizes (heads, dim_head, ff_mult) are configurable for tiny models; the
 defaults are open_flamingo's (and OpenFlamingo-9B's).
 
@@ -41,7 +47,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 __all__ = ['MMGPTFlamingoLayer', 'MMGPTFlamingoLMMixin', 'add_flamingo_to_lm',
-           'infer_decoder_layers_attr', 'language_only', 'MEDIA_ATTENTION']
+           'infer_decoder_layers_attr', 'language_only', 'reusing_media', 'MEDIA_ATTENTION']
 
 #: The rules for which image a token attends to (see the module docstring).
 MEDIA_ATTENTION = ('preceding', 'following')
@@ -171,7 +177,9 @@ class MMGPTFlamingoLMMixin(FlamingoLMMixin):
         self.init_flamingo_layers(gradient_checkpointing)
         self.media_token_id = media_token_id
         self.initialized_flamingo = True
-        self._use_cached_vision_x = False
+        #: Keep using the conditioned image latents on steps without a media token
+        #: (KV-cached generation); see :func:`reusing_media`.
+        self.reuse_conditioned_media = False
 
     def init_flamingo_layers(self, gradient_checkpointing):
         """Wrap the decoder layers in :class:`MMGPTFlamingoLayer`."""
@@ -191,7 +199,7 @@ class MMGPTFlamingoLMMixin(FlamingoLMMixin):
                              'from them); inputs_embeds alone is not supported')
         if not self._skip_cross_attn():
             media_locations = input_ids == self.media_token_id
-            use_cached = (self._use_cached_vision_x and self.is_conditioned()
+            use_cached = (self.reuse_conditioned_media and self.is_conditioned()
                           and not media_locations.any())
             for layer in self._get_decoder_layers():
                 if not use_cached:
@@ -240,6 +248,20 @@ def language_only(lm):
         yield lm
     finally:
         lm.set_skip_cross_attn(False)
+
+
+@contextlib.contextmanager
+def reusing_media(lm):
+    """Inside the block, cached decoding steps keep attending to the conditioned image.
+
+    Generation conditions the layers on the prompt's images once; later steps feed one
+    new token (no media token in it) and must reuse those latents and media locations.
+    """
+    lm.reuse_conditioned_media = True
+    try:
+        yield lm
+    finally:
+        lm.reuse_conditioned_media = False
 
 
 def add_flamingo_to_lm(lm: nn.Module, decoder_layers_attr: str | None = None,

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine import Config
 from mmengine.logging import MessageHub
 from toy_model import ToyJointModel, toy_runner_cfg
 
@@ -27,7 +28,7 @@ def _runner(tmp_path, name='first', **overrides):
 
 
 def test_interval_must_be_a_multiple_of_the_accumulation():
-    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(_accumulative_counts=16))
+    runner = SimpleNamespace(cfg=Config(dict(optim_wrapper=dict(accumulative_counts=16))))
     with pytest.raises(ValueError, match='not a multiple of .* accumulative_counts=16'):
         MMGPTCheckpointHook(interval=24, by_epoch=False).before_train(runner)
 
