@@ -11,13 +11,13 @@ from .loops import ResumableEpochBasedTrainLoop
 from .optim import MMGPTOptimWrapperConstructor
 from .precision import cast_frozen_to, resolve_dtype
 from .runner import MMGPTRunner
-from .strategies import (
-                         MMGPTDeepSpeedStrategy,
-                         MMGPTFSDPStrategy,
-                         fsdp_unit_policy,
-                         sharded_clip_grad_norm_,
-)
 from .schedulers import CheckpointableOneCycleLR
+from .strategies import (
+                    MMGPTDeepSpeedStrategy,
+                    MMGPTFSDPStrategy,
+                    fsdp_unit_policy,
+                    sharded_clip_grad_norm_,
+)
 from .training_state import get_rng_state, pack_message_hub, set_rng_state, unpack_message_hub
 
 __all__ = [
