@@ -11,18 +11,19 @@ _base_ = ['_base_/models/mmgpt_openflamingo9b_lora.py']
 model = dict(
     pretrained='checkpoints/OpenFlamingo-9B/checkpoint.pt',  # the v1 9B release
     cross_attn_every_n_layers=4,
-    # The release's tuning_config (its configs/lora_config.py), checked against the
-    # checkpoint's own copy when it is imported: LoRA r 16, alpha 16, dropout 0 on
-    # self-attention, gated cross-attention and its feed-forward; nothing unfrozen.
-    lora=dict(r=16, alpha=16, dropout=0.0,
-              target_modules=['q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv',
-                              'to_out', 'ff.1', 'ff.3']),
+    # The release's tuning_config (open-mmlab/Multimodal-GPT/configs/lora_config.py),
+    # checked against the checkpoint's own copy when it is imported: LoRA r 16,
+    # alpha 16, dropout 0 on the
+    # paper's targets (self-attention, gated cross-attention and its feed-forward:
+    # PAPER_LORA_TARGETS in mmgpt/models/lora.py); nothing unfrozen. The base model
+    # config already says exactly this; it is repeated here as a check, not restated.
+    lora=dict(r=16, alpha=16, dropout=0.0),
     unfrozen=[],
     # Which image text attends to. 'preceding' (default): this project's rule, text after
     # <image> attends to it, also while generating with the KV cache. 'following': the
     # release's own numerics (open_flamingo v1, attend_previous=False): only text before
     # the image and the <image> token see it; the question and the answer do not.
-    # To reproduce the release's answers, set 'following' and chat in the template
-    # 'mmgpt_release_v0' (its demo prompt: earlier answers without EOS), see docs/export.md.
+    # To reproduce the release's answers use configs/mmgpt_release_v0_faithful.py
+    # ('following' and the release's chat prompt), see docs/export.md.
     media_attention='preceding',
 )

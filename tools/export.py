@@ -29,6 +29,7 @@ from mmgpt.models import CheckpointKeyError, UnsafeCheckpointError, load_checkpo
 from mmgpt.models.export import export_merged, export_peft  # noqa: E402
 from mmgpt.registry import MODELS  # noqa: E402
 from mmgpt.utils.cli import run_cli  # noqa: E402
+from mmgpt.utils.fileio import atomic_replace_dir  # noqa: E402
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
@@ -102,9 +103,7 @@ def main(argv=None) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _usual_permissions(tmp)
-    if os.path.exists(args.out_dir):
-        shutil.rmtree(args.out_dir)
-    os.replace(tmp, args.out_dir)
+    atomic_replace_dir(tmp, args.out_dir)
     print(json.dumps(info, indent=2))
     print(f'wrote {args.layout} export of {args.checkpoint} to {args.out_dir}',
           file=sys.stderr)

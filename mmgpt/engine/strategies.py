@@ -33,9 +33,12 @@ import torch
 import torch.distributed as torch_dist
 from mmengine._strategy import DeepSpeedStrategy, FSDPStrategy
 from mmengine.dist import is_main_process
-from mmengine.runner.checkpoint import _load_checkpoint, save_checkpoint
+from mmengine.runner import CheckpointLoader
+from mmengine.runner.checkpoint import save_checkpoint
 from torch import nn
 
+from mmgpt.models.flamingo_lm import MMGPTFlamingoLayer
+from mmgpt.models.weights import check_keys
 from mmgpt.registry import STRATEGIES
 
 from .dist import init_cpu_dist
@@ -130,7 +133,6 @@ class _TrainableCheckpointMixin:
         return tuple(_unwrapped(self.model).trainable_parameter_names())
 
     def _check_state_dict(self, state: dict, filename: str) -> dict:
-        from mmgpt.models.weights import check_keys
         state = {k[len('module.'):] if k.startswith('module.') else k: v
                  for k, v in state.items()}
         check_keys(self._trainable_names(), state.keys(), filename)
@@ -184,7 +186,7 @@ class _TrainableCheckpointMixin:
         Returns:
             dict: The checkpoint.
         """
-        checkpoint = _load_checkpoint(filename, map_location='cpu')
+        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
         if callback is not None:
             callback(checkpoint)
         state = checkpoint.get('state_dict', checkpoint)
@@ -477,8 +479,6 @@ class MMGPTFSDPStrategy(_TrainableCheckpointMixin, FSDPStrategy):
 
     def _wrap_model(self, model: nn.Module):
         """Cast frozen weights, pick the units, wrap (on the CPU without CUDA)."""
-        from mmgpt.models.flamingo_lm import MMGPTFlamingoLayer
-
         if self.frozen_dtype is not None:
             cast_frozen_to(model, self.frozen_dtype)
         # open_flamingo keeps `old_decoder_blocks` and `gated_cross_attn_layers` as second

@@ -5,7 +5,7 @@
 (``.safetensors``, or a training ``.pth`` read with ``weights_only=True``) or the LoRA
 checkpoint of the MultiModal-GPT release (``mmgpt-lora-v0-release.pt``).
 
-The release's file, as its training script (``mmgpt/train/instruction_finetune.py``)
+The release's file, as its training script (``open-mmlab/Multimodal-GPT/mmgpt/train/instruction_finetune.py``)
 writes it: a ``torch.save`` d dict with ``model_state_dict`` (the parameters that
 required grad, one name per tensor, keys prefixed ``module.`` when saved from the DDP
 wrapper), ``tuning_config`` (a pickled MMEngine ``Config``: LoRA r, alpha, dropout,

@@ -73,8 +73,10 @@ def test_each_value_is_written_once_in_the_configs():
                    "'attn_gate'", 'template='):
         hits = [str(p.relative_to(configs)) for p, t in texts.items() if needle in t]
         if needle == 'template=':
-            # the 9B model declares it; stage 1 declares its own (another form)
+            # the 9B model declares it; stage 1 and the release's faithful config declare
+            # their own (another form)
             assert sorted(hits) == ['_base_/models/mmgpt_openflamingo9b_lora.py',
-                                    'demo/stage1_openflamingo_pretrain.py'], hits
+                                    'demo/stage1_openflamingo_pretrain.py',
+                                    'mmgpt_release_v0_faithful.py'], hits
         else:
             assert hits == [], f'{needle} is restated in {hits}'

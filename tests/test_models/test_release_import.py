@@ -15,6 +15,7 @@ from mmgpt.models import (
     load_checkpoint,
     read_release_checkpoint,
 )
+from mmgpt.models.lora import PAPER_LORA_TARGETS
 from mmgpt.models.release import _RestrictedUnpickler, release_key_to_mmgpt
 from mmgpt.testing import (
     TINY_MODEL_CONFIG,
@@ -24,8 +25,8 @@ from mmgpt.testing import (
     vl_prompt,
 )
 
-#: The release's configs/lora_config.py (the file its training script read with
-#: mmengine.Config.fromfile and pickled into every checkpoint).
+#: The release's open-mmlab/Multimodal-GPT/configs/lora_config.py (the file its
+#: training script read with mmengine.Config.fromfile and pickled into every checkpoint).
 RELEASE_LORA_CONFIG = '''tuning_config = dict(
     lora=True,
     lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "to_q", "to_kv", "to_out",
@@ -202,13 +203,19 @@ RELEASE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 
 def test_release_config_has_the_release_settings():
     model = Config.fromfile(RELEASE_CONFIG).model
-    assert model.lora == dict(r=16, alpha=16, dropout=0.0, target_modules=[
-        'q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv', 'to_out', 'ff.1', 'ff.3'])
+    # the release's targets are the paper's (the default, written once in lora.py)
+    assert model.lora == dict(r=16, alpha=16, dropout=0.0)
+    assert PAPER_LORA_TARGETS == ('q_proj', 'k_proj', 'v_proj', 'o_proj', 'to_q', 'to_kv',
+                                  'to_out', 'ff.1', 'ff.3')
     assert model.unfrozen == [] and model.cross_attn_every_n_layers == 4
     assert model.pretrained == 'checkpoints/OpenFlamingo-9B/checkpoint.pt'
     assert model.lang_model.path == 'checkpoints/llama-7b_hf'
     assert model.vision_encoder.name == 'ViT-L-14' and model.vision_encoder.quick_gelu
-    assert model.media_attention == 'preceding'
+    assert model.media_attention == 'preceding' and model.template == 'mmgpt'
+    faithful = Config.fromfile(RELEASE_CONFIG.replace('v0.py', 'v0_faithful.py')).model
+    assert faithful.media_attention == 'following'
+    assert faithful.template == 'mmgpt_release_v0'
+    assert faithful.lora == model.lora and faithful.pretrained == model.pretrained
 
 
 def test_chat_engine_from_the_release_config_imports_the_release_file(tmp_path):

@@ -30,6 +30,7 @@ LAYERS = {
     'mmgpt.inference': 4,
     'mmgpt.evaluation': 5,
     'mmgpt.engine': 6,
+    'mmgpt.serving': 7,  # the web demo and the API, over the chat engine
     'mmgpt.demo': 7,
     'mmgpt': 8,  # the package's __init__ may name anything (it names nothing heavy)
 }

@@ -27,7 +27,7 @@ shapes for a path naming it, as tools/analysis/checkpoint_size.py), the bytes on
 * a fixed allowance for the CUDA context and allocator (``--overhead-gb``, 1.5 GB).
 
 It also reports the longest sequence (per sample, the per-rank batch of the config) that
-fits ``--card-gb``. tests/test_engine/test_memory_estimate.py checks the weight and
+fits ``--card-gb``. tests/test_engine/test_benchmark_tools.py checks the weight and
 activation terms against what tools/analysis/benchmark_train.py measures on the tiny
 config on CPU.
 """
