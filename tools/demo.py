@@ -21,6 +21,8 @@ files (``--cfg-options``). Each stage config exports its final weights into its 
 (``ExportWeightsHook``). Finished stages are reused when run again; a stage that runs makes
 every later stage run too (``--force stage1`` redoes stage 1 and what follows). Every long
 step shows progress.
+Errors end in one line (``--debug`` or ``MMGPT_DEBUG=1`` for the traceback); torch's
+threads are capped to the usable cores (``--threads`` or ``MMGPT_NUM_THREADS``).
 """
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
+
 STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
 STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
@@ -53,6 +60,10 @@ def parse_args(argv=None):
                         help='a one-minute check of the whole pipeline on a tiny world with a '
                              'few steps per stage (tests the code, not the accuracy; use '
                              'another --work-dir)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of each stage (default: the usable cores, or '
+                        'MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -61,13 +72,15 @@ def banner(text: str) -> None:
     print(f'\n=== {text} ===', flush=True)
 
 
-def train(config: str, work_dir: str, options: list) -> None:
+def train(config: str, work_dir: str, options: list, threads: int | None = None) -> None:
     """Run tools/train.py in a child process; stop the demo if it fails."""
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config, '--work-dir',
-           work_dir, '--cfg-options', *options]
+           work_dir] + ([f'--threads={threads}'] if threads else []) + ['--cfg-options',
+                                                                      *options]
     result = subprocess.run(cmd)
     if result.returncode != 0:
-        raise SystemExit(f'training failed ({result.returncode}): {" ".join(cmd)}')
+        raise SystemExit(f'demo.py: error: training failed ({result.returncode}): '
+                         f'{" ".join(cmd)} (hint: its error is printed above)')
 
 
 class Demo:
@@ -85,6 +98,7 @@ class Demo:
         self.eval_json = os.path.join(self.root, 'eval.json')
         self.eval_per_task = 2 if args.smoke else args.eval_per_task
         self.smoke = args.smoke
+        self.threads = args.threads
         self.force = STAGES.index(args.force) if args.force else len(STAGES)
 
     def done(self, stage: str, marker: str) -> bool:
@@ -126,7 +140,7 @@ class Demo:
             return
         train(STAGE1_CONFIG, self.stage1,
               [f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opt() + self._smoke_opts())
+              + self._data_opt() + self._smoke_opts(), self.threads)
 
     def train_stage2(self):
         """Stage 2: MultiModal-GPT joint LoRA tuning (writes the LoRA weights file)."""
@@ -136,7 +150,7 @@ class Demo:
         train(STAGE2_CONFIG, self.stage2,
               [f'model.pretrained={self.base_weights}',
                f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opt() + self._smoke_opts())
+              + self._data_opt() + self._smoke_opts(), self.threads)
 
     def _data_opt(self) -> list:
         """The one setting that points a stage's datasets at this demo's data folder."""
@@ -217,6 +231,7 @@ class Demo:
 def main(argv=None):
     """Run the demo."""
     args = parse_args(argv)
+    set_torch_threads(args.threads)
     start = time.perf_counter()
     demo = Demo(args)
     os.makedirs(demo.root, exist_ok=True)
@@ -228,4 +243,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

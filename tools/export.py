@@ -28,7 +28,9 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmgpt.models import CheckpointKeyError, UnsafeCheckpointError, load_checkpoint  # noqa: E402
 from mmgpt.models.export import export_merged, export_peft  # noqa: E402
 from mmgpt.registry import MODELS  # noqa: E402
+from mmgpt.utils.cli import run_cli  # noqa: E402
 from mmgpt.utils.fileio import atomic_replace_dir  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -68,6 +70,7 @@ def _usual_permissions(folder: str) -> None:
 def main(argv=None) -> dict:
     """Entry point; returns what was written."""
     args = parse_args(argv)
+    set_torch_threads()
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmgpt'))
@@ -108,4 +111,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

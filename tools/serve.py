@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmgpt.serving import ImageLimits, ServingSettings  # noqa: E402
+from mmgpt.utils.cli import run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -60,6 +62,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv)
+    set_torch_threads()
     import uvicorn  # the web stack loads after argument errors are reported
 
     from mmgpt.inference import ChatEngine
@@ -85,4 +88,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -6,6 +6,11 @@
 A single process needs no distributed environment variables; tools/dist_train.sh and
 tools/slurm_train.sh start one process per GPU (or per CPU rank, with gloo).
 
+A mistake (missing file, unknown ``type``, wrong checkpoint...) ends in one line naming it
+and exit status 2; ``--debug`` (or ``MMGPT_DEBUG=1``) shows the traceback. torch uses
+the usable cores divided by the processes of this node (``--threads`` or
+``MMGPT_NUM_THREADS`` to override).
+
 The runner follows the config: a config with a ``strategy`` (DeepSpeed ZeRO or FSDP, e.g.
 configs/mmgpt_joint_zero2.py) runs on MMEngine's ``FlexibleRunner``; any other on
 ``MMGPTRunner`` (DDP or one device).
@@ -19,11 +24,18 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import FlexibleRunner  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,11 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='mixed precision on GPU: bf16 autocast (optim_wrapper.dtype=float16 for fp16 '
         'with a dynamic loss scaler), frozen weights stored in the same half precision')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. train_dataloader.num_workers=2')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads per process (default: usable cores / processes '
+                        'on this node, or MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
     args = parser.parse_args(argv)
@@ -70,7 +84,7 @@ def enable_amp(cfg: Config) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise SystemExit('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
+        raise ValueError('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
     wrapper = cfg.optim_wrapper
     dtype = wrapper.get('dtype', 'bfloat16')
     wrapper.type = 'AmpOptimWrapper'
@@ -113,9 +127,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> None:
     """Build the runner from the config and train."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    set_torch_threads(args.threads)
+    cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
     build_runner(cfg).train()
 
@@ -138,4 +151,4 @@ def build_runner(cfg: Config):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -17,6 +17,8 @@ os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
 from mmengine.config import Config, DictAction  # noqa: E402
 
 from mmgpt.serving import ImageLimits  # noqa: E402
+from mmgpt.utils.cli import run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -47,6 +49,7 @@ def parse_args(argv=None):
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv)
+    set_torch_threads()
     from mmgpt.inference import ChatEngine
     from mmgpt.serving.webui import build_webui, launch_webui
 
@@ -65,4 +68,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

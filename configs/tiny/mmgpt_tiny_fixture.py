@@ -1,6 +1,7 @@
 # The recipe of configs/mmgpt_joint.py with the tiny model (random init, no download), for
-# CPU tests and smoke runs. It reads the same data/ tree as the paper's config; the tests
-# write a miniature of that tree (tests/test_engine/engine_fixtures.py) and run from its folder:
+# CPU tests and smoke runs. It reads the same data/ tree as the paper's config; write a
+# miniature of that tree first (the tests do the same in a temporary folder). From the repo root:
+#   python tools/make_fixture_data.py
 #   python tools/train.py configs/tiny/mmgpt_tiny_fixture.py --work-dir work_dirs/tiny
 _base_ = [
     '../_base_/models/mmgpt_tiny.py',

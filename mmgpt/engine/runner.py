@@ -12,6 +12,7 @@ from mmgpt.datasets import bind_model_config
 from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
+from .resume import check_checkpoint_readable, find_resume_checkpoint
 
 __all__ = ['MMGPTRunner']
 
@@ -34,10 +35,33 @@ class MMGPTRunner(Runner):
       weights are the model's own argument, ``model.frozen_dtype``.)
     * :meth:`resume` sets :attr:`resuming` while it loads, so that the checkpoint hook
       hands the saved RNG state to the train loop only on resume (not on ``load_from``).
+    * :meth:`load_or_resume` picks the checkpoint of ``--resume`` with
+      :func:`mmgpt.engine.resume.find_resume_checkpoint` (``last_checkpoint`` relative to
+      the work dir; an unreadable latest checkpoint is named and the newest readable one
+      used) and checks that a given one is readable before anything is built from it.
     """
 
     #: True while :meth:`resume` loads a checkpoint.
     resuming = False
+
+    #: MMGPTCheckpointHook writes ``last_checkpoint`` relative to the work dir for us.
+    resolves_relative_checkpoint_pointer = True
+
+    def load_or_resume(self) -> None:
+        """Resolve the checkpoint to resume from, then load or resume as MMEngine does."""
+        if not self._has_loaded and self._resume:
+            if self._load_from is None:
+                self._load_from = find_resume_checkpoint(self.work_dir)
+                if self._load_from is None:
+                    self.logger.info(f'--resume: no checkpoint in {self.work_dir}; '
+                                     'starting from scratch')
+                    self._resume = False
+                else:
+                    self.logger.info(f'Auto resumed from the latest checkpoint {self._load_from}.')
+            elif '://' not in self._load_from:  # a local file (URLs are MMEngine's)
+                check_checkpoint_readable(self._load_from)
+        self.resume_checkpoint = self._load_from if self._resume else None
+        super().load_or_resume()
 
     def setup_env(self, env_cfg: dict) -> None:
         """Initialise gloo on CPU-only machines, then set up as MMEngine does."""

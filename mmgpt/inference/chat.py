@@ -109,6 +109,8 @@ class Conversation:
             it binds to the next question.
         last_prompt (str, optional): The exact prompt text of the last answer (after
             history trimming), with ``<BOS>`` shown.
+        dropped_turns (int): Oldest turns the last answer dropped to fit the context.
+        dropped_images (int): Images among them (the model no longer sees them).
         last_usage (dict, optional): Of the last answer: ``prompt_tokens``,
             ``completion_tokens`` and ``finish_reason`` (``'stop'`` at EOS or a stop
             string, ``'length'`` at ``max_new_tokens``).
@@ -117,6 +119,8 @@ class Conversation:
     turns: list = field(default_factory=list)
     pending_image: Image.Image | None = None
     last_prompt: str | None = None
+    dropped_turns: int = 0
+    dropped_images: int = 0
     last_usage: dict | None = None
 
     def add_image(self, image) -> None:
@@ -312,14 +316,21 @@ class ChatEngine:
                 question). Defaults to '' (no Input section).
 
         Returns:
-            str: The answer (stop strings and EOS removed).
+            str: The answer (stop strings and EOS removed). ``conv.dropped_turns`` and
+            ``conv.dropped_images`` then say what history trimming removed.
+
+        Raises:
+            ValueError: The question alone does not fit the context; ``conv`` is unchanged.
         """
         options = options or GenerationOptions()
-        turns, ids = self._fit(self._pending_turns(conv, question, context),
-                               options.max_new_tokens)
+        pending = self._pending_turns(conv, question, context)
+        turns, ids = self._fit(pending, options.max_new_tokens)
         conv.last_prompt = segments_to_text(self._render(turns))
         answer, conv.last_usage = self._generate(turns, ids, options, stream)
         turns[-1]['response'] = answer
+        dropped = pending[:len(pending) - len(turns)]
+        conv.dropped_turns = len(dropped)
+        conv.dropped_images = sum(t.get('image') is not None for t in dropped)
         conv.turns[:] = turns
         conv.pending_image = None
         return answer

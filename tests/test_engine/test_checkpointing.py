@@ -54,8 +54,8 @@ def test_a_crash_during_save_keeps_the_latest_checkpoint_readable(tmp_path, monk
         runner.train()
     wd = tmp_path / 'wd'
     last = (wd / 'last_checkpoint').read_text()
-    assert last.endswith('iter_16.pth')  # MMEngine's hook deletes it before saving 32
-    ckpt = torch.load(last, weights_only=True)
+    assert last == 'iter_16.pth'  # MMEngine's hook deletes it before saving 32
+    ckpt = torch.load(wd / last, weights_only=True)
     assert ckpt['meta']['iter'] == 16
     assert sorted(p.name for p in wd.iterdir() if p.suffix in ('.pth', '.tmp')) == [
         'iter_16.pth']

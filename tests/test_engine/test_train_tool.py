@@ -51,5 +51,5 @@ def test_amp_fp16_uses_a_dynamic_loss_scaler(train_tool, monkeypatch):
 
 def test_amp_on_cpu_is_refused(train_tool, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    with pytest.raises(SystemExit, match='CUDA'):
+    with pytest.raises(ValueError, match='CUDA'):  # one line, exit 2 (mmgpt.utils.cli)
         _merged(train_tool, '--amp')
