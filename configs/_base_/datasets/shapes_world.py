@@ -13,3 +13,9 @@ shapes_qa = dict(type='LlavaDataset', data_root=shapes_root, ann_file='llava_qa.
 shapes_dialog = dict(type='LlavaDialDataset', data_root=shapes_root,
                      ann_file='llava_dialog.json', img_prefix=shapes_images)
 shapes_dolly = dict(type='DollyDataset', data_root=shapes_root, ann_file='dolly.jsonl')
+# The short-answer block (not in the demo's mix; configs/experiments/a_short_answers.py):
+# the single-turn questions answered with one word, in the VQA v2 and GQA formats.
+shapes_vqa_short = dict(type='VQADataset', data_root=shapes_root, ann_file='vqa_short.json',
+                        img_prefix=shapes_images)
+shapes_gqa_short = dict(type='GQADataset', data_root=shapes_root, ann_file='gqa_short.json',
+                        img_prefix='cc_sbu_align/image/')
