@@ -71,6 +71,7 @@ BARS = {
 }
 LOG_EVERY = 16  # iterations between logged losses (one optimizer update)
 ITER_RE = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
+TRAINABLE_RE = re.compile(r'trainable parameters: ([\d,]+) of')
 
 
 def parse_args(argv=None):
@@ -254,14 +255,24 @@ def run_all(args, runs: list, items: list) -> None:
 
 
 def _iterations(run: Run) -> int:
-    """Iterations trained, from the run's log."""
-    last = 0
+    """Iterations of the run's epoch (``N`` of the log's ``Iter(train) [k/N]``)."""
+    total = 0
     with open(run.log) as f:
         for line in f:
             match = ITER_RE.search(line)
             if match:
-                last = int(match.group(1))
-    return last
+                total = int(match.group(2))
+    return total
+
+
+def _trainable(run: Run) -> int | None:
+    """Trainable parameters, as the model logged them."""
+    with open(run.log) as f:
+        for line in f:
+            match = TRAINABLE_RE.search(line)
+            if match:
+                return int(match.group(1).replace(',', ''))
+    return None
 
 
 # ----------------------------------------------------------------------------- summary
@@ -299,6 +310,8 @@ def summarize_runs(args, runs: list) -> dict:
     for run in runs:
         with open(run.metrics) as f:
             records[run.name] = json.load(f)
+        records[run.name]['iterations'] = _iterations(run)
+        records[run.name]['trainable'] = _trainable(run)
     summary = {}
     for key in args.experiments:
         spec = EXPERIMENTS[key]
@@ -392,11 +405,13 @@ def report_blocks(summary: dict) -> dict:
         spec = EXPERIMENTS[key]
         blocks[f'table-{key}'] = markdown_table(summary['experiments'][key]['arms'],
                                                 spec['arms'], spec['metrics'])
-    lines = ['| run | config | iterations | train (s) | eval (s) |', '|---|---|---|---|---|']
+    lines = ['| run | config | trainable parameters | iterations | train (s) | eval (s) |',
+             '|---|---|---|---|---|---|']
     for name, rec in summary['runs'].items():
-        lines.append(f"| {name} | `{rec['config']}` | {rec['iterations']} | {rec['train_s']} | "
-                     f"{rec['eval_s']} |")
-    lines.append(f"| **all** | | | {summary['train_s_total']} | {summary['eval_s_total']} |")
+        lines.append(f"| {name} | `{rec['config']}` | {rec['trainable']:,} | "
+                     f"{rec['iterations']} | {rec['train_s']} | {rec['eval_s']} |")
+    lines.append(f"| **all** | | | | {summary['train_s_total']} | "
+                 f"{summary['eval_s_total']} |")
     blocks['runs'] = '\n'.join(lines)
     return blocks
 
