@@ -48,9 +48,9 @@ ARMS = {
 EXPERIMENTS = {
     'A': dict(title='short-answer data in the vision-language mix',
               arms=('demo', 'short_answers'),
-              metrics=('len/dialog', 'len/caption', 'strict/vl', 'acc/vl', 'short/acc',
-                       'short/exact', 'acc/dialog', 'strict/dialog', 'acc/caption',
-                       'strict/caption')),
+              metrics=('len/dialog', 'len/caption', 'terse/dialog', 'terse/caption',
+                       'strict/vl', 'acc/vl', 'short/acc', 'short/exact', 'acc/dialog',
+                       'strict/dialog', 'acc/caption', 'strict/caption', 'acc/lang')),
     'B': dict(title='joint training with the language-only stream',
               arms=('demo', 'no_language'),
               metrics=('acc/lang_add', 'acc/lang_reverse', 'acc/lang_upper', 'acc/lang',
@@ -63,7 +63,8 @@ EXPERIMENTS = {
 }
 #: Bars drawn per experiment (a subset of its metrics).
 BARS = {
-    'A': ('len/dialog', 'len/caption', 'strict/vl', 'acc/vl', 'short/acc', 'short/exact'),
+    'A': ('len/dialog', 'len/caption', 'terse/dialog', 'terse/caption', 'strict/vl',
+          'acc/vl', 'short/acc', 'short/exact'),
     'B': ('acc/lang_add', 'acc/lang_reverse', 'acc/lang_upper', 'acc/count', 'acc/color',
           'acc/shape', 'acc/word', 'acc/caption', 'acc/dialog'),
     'C': ('acc/count', 'acc/color', 'acc/shape', 'acc/word', 'acc/caption', 'acc/dialog',
@@ -301,15 +302,18 @@ def _walk(folder: str):
             yield os.path.join(root, name)
 
 
-def summarize_runs(args, runs: list) -> dict:
+def summarize_runs(args, runs: list, items: list) -> dict:
     """results.json: every run's metrics and times, and per experiment and arm the mean,
-    std, min and max over seeds."""
-    from mmgpt.demo.experiments import aggregate
+    std, min and max over seeds. Metrics are recomputed from each run's answers, so the
+    summary always follows the current metric code."""
+    from mmgpt.demo.experiments import aggregate, run_metrics
 
     records = {}
     for run in runs:
         with open(run.metrics) as f:
             records[run.name] = json.load(f)
+        with open(os.path.join(run.dir, 'answers.json')) as f:
+            records[run.name]['metrics'] = run_metrics(items, json.load(f))
         records[run.name]['iterations'] = _iterations(run)
         records[run.name]['trainable'] = _trainable(run)
     summary = {}
@@ -457,7 +461,7 @@ def main(argv=None):
     missing = [run.name for run in runs if not run.done()]
     if missing:
         raise SystemExit(f'no metrics for {", ".join(missing)}: run without --report-only')
-    summary = summarize_runs(args, runs)
+    summary = summarize_runs(args, runs, load_items(args))
     atomic_write_bytes(json.dumps(summary, indent=1).encode(),
                        os.path.join(args.work_dir, 'results.json'))
     plots = []

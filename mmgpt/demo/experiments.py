@@ -26,6 +26,8 @@ SHORT_TASKS = ('count', 'color', 'shape', 'word')
 METRIC_LABELS = {
     'len/dialog': 'mean answer length, dialogue 2nd turn (words)',
     'len/caption': 'mean answer length, "describe the image" (words)',
+    'terse/dialog': 'answers of at most 2 words, dialogue 2nd turn',
+    'terse/caption': 'answers of at most 2 words, "describe the image"',
     'acc/vl': 'keyword accuracy, vision-language (6 tasks)',
     'strict/vl': 'strict accuracy, vision-language (6 tasks)',
     'acc/lang': 'keyword accuracy, language-only (3 tasks)',
@@ -71,8 +73,9 @@ def run_metrics(items: Sequence[Mapping], results: Sequence[Mapping]) -> dict[st
 
     Returns:
         dict[str, float]: ``acc/<task>`` and ``strict/<task>`` per task, the groups of
-        :data:`METRIC_LABELS` (``vl``: tasks with an image, ``lang``: without), and the
-        mean answer length in normalised words of the dialogue and caption items.
+        :data:`METRIC_LABELS` (``vl``: tasks with an image, ``lang``: without), the mean
+        answer length in normalised words of the dialogue and caption items and the share
+        of those answers with at most two words (``terse/...``).
 
     Raises:
         ValueError: ``results`` does not have one entry per item.
@@ -89,8 +92,9 @@ def run_metrics(items: Sequence[Mapping], results: Sequence[Mapping]) -> dict[st
         metrics[f'acc/{name}'] = _mean([float(results[i]['correct']) for i in indices])
         metrics[f'strict/{name}'] = _mean([float(results[i]['strict']) for i in indices])
     for task in ('dialog', 'caption'):
-        metrics[f'len/{task}'] = _mean([float(len(normalize_words(results[i]['answer'])))
-                                        for i in tasks.get(task, [])])
+        lengths = [len(normalize_words(results[i]['answer'])) for i in tasks.get(task, [])]
+        metrics[f'len/{task}'] = _mean([float(n) for n in lengths])
+        metrics[f'terse/{task}'] = _mean([float(n <= 2) for n in lengths])
     short = [i for t in SHORT_TASKS for i in tasks.get(t, [])]
     metrics['short/acc'] = _mean([float(results[i]['correct']) for i in short])
     metrics['short/exact'] = _mean([

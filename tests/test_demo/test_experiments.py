@@ -120,6 +120,7 @@ def test_run_metrics_lengths_groups_and_short_answers():
                dict(answer='The sum is 7.', correct=True, strict=True)]
     m = run_metrics(items, results)
     assert m['len/dialog'] == 1 and m['len/caption'] == 6
+    assert m['terse/dialog'] == 1.0 and m['terse/caption'] == 0.0
     assert m['short/acc'] == 1.0 and m['short/exact'] == 0.5  # "two" yes, "It is red." no
     assert m['acc/vl'] == 0.75 and m['acc/lang'] == 1.0 and m['strict/lang'] == 1.0
     assert m['acc/all'] == 0.8 and m['strict/all'] == 0.2
