@@ -425,12 +425,12 @@ def rewrite_blocks(path: str, blocks: dict) -> None:
     with open(path) as f:
         text = f.read()
     for name, body in blocks.items():
-        pattern = re.compile(rf'(<!-- experiments:{name} -->\n).*?(\n<!-- /experiments:{name} -->)',
-                             re.S)
+        pattern = re.compile(
+            rf'(<!-- experiments:{name} -->\n)(?:.*?\n)?(<!-- /experiments:{name} -->)', re.S)
         if not pattern.search(text):
             raise SystemExit(f'{path}: no block <!-- experiments:{name} --> ... '
                              f'<!-- /experiments:{name} --> to fill')
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + '\n' + m.group(2), text)
     atomic_write_bytes(text.encode(), path)
 
 
