@@ -312,8 +312,16 @@ def summarize_runs(args, runs: list, items: list) -> dict:
     for run in runs:
         with open(run.metrics) as f:
             records[run.name] = json.load(f)
+        if records[run.name]['fraction'] != args.fraction:
+            raise SystemExit(f"{run.metrics} was trained with --fraction "
+                             f"{records[run.name]['fraction']}, not {args.fraction}: use the "
+                             'same options or another --work-dir')
         with open(os.path.join(run.dir, 'answers.json')) as f:
-            records[run.name]['metrics'] = run_metrics(items, json.load(f))
+            answers = json.load(f)
+        if len(answers) != len(items):
+            raise SystemExit(f'{run.dir}/answers.json has {len(answers)} answers for '
+                             f'{len(items)} items: use the --eval-per-task of the runs')
+        records[run.name]['metrics'] = run_metrics(items, answers)
         records[run.name]['iterations'] = _iterations(run)
         records[run.name]['trainable'] = _trainable(run)
     summary = {}
