@@ -23,6 +23,12 @@ every later stage run too (``--force stage1`` redoes stage 1 and what follows). 
 step shows progress.
 Errors end in one line (``--debug`` or ``MMGPT_DEBUG=1`` for the traceback); torch's
 threads are capped to the usable cores (``--threads`` or ``MMGPT_NUM_THREADS``).
+
+Deterministic: every stage is seeded (data, CLIP steps, ``randomness.seed`` of the
+training configs: model init, data order; greedy answers), and every stage runs with
+``--threads`` CPU threads, so the same command on the same machine gives the same weights
+and the same ``eval.json`` byte for byte. Another thread count changes the order of float
+reductions, hence the weights and possibly the scores (docs/demo.md).
 """
 from __future__ import annotations
 
@@ -36,8 +42,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mmgpt.demo.threads import demo_threads, set_threads  # noqa: E402
 from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
-from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
@@ -61,8 +67,10 @@ def parse_args(argv=None):
                              'few steps per stage (tests the code, not the accuracy; use '
                              'another --work-dir)')
     parser.add_argument('--threads', type=int, default=None,
-                        help='torch threads of each stage (default: the usable cores, or '
-                        'MMGPT_NUM_THREADS)')
+                        help='CPU threads of every stage (torch, and the training '
+                             'processes); the same number on the same machine gives the same '
+                             'results (default: MMGPT_NUM_THREADS, else min(2, usable cores), '
+                             'fixed so that two runs repeat)')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 
@@ -231,7 +239,9 @@ class Demo:
 def main(argv=None):
     """Run the demo."""
     args = parse_args(argv)
-    set_torch_threads(args.threads)
+    threads = args.threads or demo_threads()
+    args.threads = threads
+    set_threads(threads)
     start = time.perf_counter()
     demo = Demo(args)
     os.makedirs(demo.root, exist_ok=True)

@@ -57,7 +57,8 @@ __all__ = [
     'COLORS', 'SHAPES', 'COUNTS', 'WORDS', 'LANG_WORDS', 'BACKGROUND', 'GLYPHS',
     'VL_TASKS', 'LANG_TASKS', 'Scene', 'layout', 'sample_scene', 'glyph_mask',
     'render_scene', 'caption', 'detail_answer', 'qa_items', 'dialog_turns', 'lang_sample',
-    'task_choices', 'generate_shapes_world',
+    'task_choices', 'generate_shapes_world', 'SHORT_ANSWER_FILES', 'short_answer_records',
+    'write_short_answer_files',
 ]
 
 # ----------------------------------------------------------------------------- vocabulary
@@ -600,6 +601,85 @@ def _train_annotations(scenes: list[Scene], seed: int) -> dict[str, object]:
             'cc_sbu_align/filter_cap.json': {'annotations': captions}}
 
 
+#: The short-answer block (VQA v2 and GQA formats, one-word answers): not part of the
+#: demo's mix; the data experiment of tools/experiments.py adds it (docs/experiments.md).
+SHORT_ANSWER_FILES = ('vqa_short.json', 'gqa_short.json')
+
+
+def short_answer_records(scenes: list[Scene], seed: int) -> dict[str, object]:
+    """The short-answer files: the single-turn questions answered with one word.
+
+    The questions are those of ``llava_qa.json`` (same phrasings), the answer is the
+    scoring keyword alone ("two", "red", "circle", "cat"), as VQA v2 and GQA answer.
+    Images with an even index go to ``vqa_short.json`` (VQA v2 in the LAVIS format, ten
+    identical annotator answers, image ``NNNNN.png`` below ``images/train/``), odd ones
+    to ``gqa_short.json`` (GQA: an object keyed by question id, image
+    ``<imageId>.jpg`` below ``cc_sbu_align/image/``, the reference sentence as
+    ``fullAnswer``).
+
+    Args:
+        scenes (list[Scene]): The training scenes, in image order.
+        seed (int): The world's seed (picks the phrasings).
+
+    Returns:
+        dict[str, object]: ``{file name: annotation object}`` for
+        :data:`SHORT_ANSWER_FILES`.
+    """
+    vqa, gqa = [], {}
+    for index, scene in enumerate(scenes):
+        for number, qa in enumerate(qa_items(scene, _rng(seed, 'train', index, 'short'))):
+            question_id = index * 10 + number
+            if index % 2 == 0:
+                vqa.append({'question_id': question_id, 'question': qa['question'],
+                            'answer': [qa['keyword']] * 10, 'image': f'{index:05d}.png',
+                            'dataset': 'vqa'})
+            else:
+                gqa[f'{question_id:08d}'] = {'imageId': str(index), 'question': qa['question'],
+                                             'answer': qa['keyword'],
+                                             'fullAnswer': qa['answer']}
+    return dict(zip(SHORT_ANSWER_FILES, (vqa, gqa)))
+
+
+def write_short_answer_files(data_dir: str | os.PathLike,
+                             out_dir: str | os.PathLike | None = None) -> dict[str, int]:
+    """Write the short-answer files of an existing shapes world.
+
+    The training scenes are drawn again from the parameters in ``meta.json`` and checked
+    against the world's captions, so the files describe exactly its images.
+
+    Args:
+        data_dir (str | os.PathLike): A folder written by :func:`generate_shapes_world`.
+        out_dir (str | os.PathLike, optional): Where to write the files (their image
+            paths stay relative to ``data_dir``). Defaults to ``data_dir``.
+
+    Returns:
+        dict[str, int]: Questions per file.
+
+    Raises:
+        ValueError: ``meta.json`` is missing or does not describe the world's captions.
+    """
+    data = Path(data_dir)
+    meta_path = data / 'meta.json'
+    if not meta_path.is_file():
+        raise ValueError(f'{meta_path} not found: {data} is not a shapes world '
+                         '(tools/make_shapes_world.py or tools/demo.py writes one)')
+    params = json.loads(meta_path.read_text())['params']
+    scenes = [scene for scene, _ in _make_split(
+        'train', params['num_train'], params['image_size'], params['seed'],
+        params['word_fraction'], params.get('jitter', 2), set(), _no_progress,
+        unique=False)]
+    captions = json.loads((data / 'cc_sbu_align/filter_cap.json').read_text())
+    found = [a['caption'] for a in captions['annotations']]
+    if found != [caption(scene) for scene in scenes]:
+        raise ValueError(f'{data}: the scenes drawn from meta.json do not match '
+                         'cc_sbu_align/filter_cap.json (made by another generator version?)')
+    counts = {}
+    for name, records in short_answer_records(scenes, params['seed']).items():
+        _atomic_write(Path(out_dir or data) / name, _encode(name, records))
+        counts[name] = len(records)
+    return counts
+
+
 def _lang_annotations(num: int, seed: int) -> dict[str, object]:
     """The language-only files: ``dolly.jsonl`` and ``alpaca.json``, ``num`` each."""
     dolly, alpaca = [], []
@@ -644,7 +724,9 @@ def _encode(name: str, data) -> bytes:
 
 def _record_count(data) -> int:
     """Number of records in an annotation object."""
-    return len(data['annotations']) if isinstance(data, dict) else len(data)
+    if isinstance(data, dict) and 'annotations' in data:
+        return len(data['annotations'])
+    return len(data)
 
 
 def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
@@ -660,6 +742,8 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
         llava_detail.json                  'Describe the image in detail.' (single turn)
         llava_qa.json                      count / color / shape / word questions
         llava_dialog.json                  2-3 turn dialogues with follow-ups
+        vqa_short.json, gqa_short.json     the QA questions answered with one word
+                                           (VQA v2 / GQA formats; not in the demo's mix)
         cc_sbu_align/filter_cap.json       captions; images in cc_sbu_align/image/N.jpg
         dolly.jsonl, alpaca.json           language-only tasks
         eval_items.json                    held-out items, scored by score_answer
@@ -705,6 +789,7 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
                                  ('images/test', '.png', num_test)]:
         _remove_stale(out / folder, suffix, keep)
     files = {**_train_annotations([s for s, _ in train], seed),
+             **short_answer_records([s for s, _ in train], seed),
              **_lang_annotations(num_train if num_lang is None else num_lang, seed),
              'eval_items.json': _eval_items([s for s, _ in test], seed, eval_per_task)}
     summary = {}
@@ -718,6 +803,7 @@ def generate_shapes_world(out_dir: str | os.PathLike, num_train: int = 2000,
         summary[folder + '/'] = {'records': num, 'bytes': size}
     params = {'num_train': num_train, 'num_test': num_test, 'image_size': image_size,
               'seed': seed, 'eval_per_task': eval_per_task, 'word_fraction': word_fraction,
+              'jitter': jitter,
               'num_lang': num_train if num_lang is None else num_lang}
     meta = _meta(params, files['eval_items.json'], summary)
     _atomic_write(out / 'meta.json', _json_bytes(meta))

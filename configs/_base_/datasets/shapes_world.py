@@ -16,3 +16,8 @@ shapes_qa = dict(type='LlavaDataset', ann_file='llava_qa.json', img_prefix=shape
 shapes_dialog = dict(type='LlavaDialDataset', ann_file='llava_dialog.json',
                      img_prefix=shapes_images)
 shapes_dolly = dict(type='DollyDataset', ann_file='dolly.jsonl')
+# The short-answer block (not in the demo's mix; configs/experiments/a_short_answers.py):
+# the single-turn questions answered with one word, in the VQA v2 and GQA formats.
+shapes_vqa_short = dict(type='VQADataset', ann_file='vqa_short.json', img_prefix=shapes_images)
+shapes_gqa_short = dict(type='GQADataset', ann_file='gqa_short.json',
+                        img_prefix='cc_sbu_align/image/')
