@@ -461,13 +461,22 @@ class ConversationDataset(BaseDataset):
                     errors.add(path, ref.location, str(e))
                     continue
                 for conv in self._as_list(parsed):
-                    if any(not turn['response'] for turn in conv['turns']):
+                    if not self.has_targets(conv):
                         skipped.append(f'{path}: {ref.location}')
                     else:
                         conversations.append(conv)
         errors.raise_if_any()
         self._warn_skipped(skipped)
         return self._subset(conversations)
+
+    def has_targets(self, conversation: dict) -> bool:
+        """Whether a conversation has something to learn (every response non-empty);
+        one without is skipped with a warning. Evaluation datasets override it.
+
+        Args:
+            conversation (dict): A parsed conversation.
+        """
+        return all(turn['response'] for turn in conversation['turns'])
 
     @staticmethod
     def _as_list(parsed: dict | list[dict] | None) -> list[dict]:
