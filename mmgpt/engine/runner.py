@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmgpt.models import load_weights_file
 from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
@@ -55,6 +56,9 @@ class MMGPTRunner(Runner):
                         revise_keys: list | None = None) -> dict:
         """Load a trainable-weights checkpoint strictly through the model.
 
+        A ``.safetensors`` file (exported weights) is read with
+        :func:`mmgpt.models.load_weights_file`.
+
         Args:
             filename (str): Checkpoint path or URL.
             map_location (str | callable): Passed to ``torch.load``. Defaults to 'cpu'.
@@ -66,7 +70,10 @@ class MMGPTRunner(Runner):
         Returns:
             dict: The whole checkpoint (meta, optimizer, ...), for resume.
         """
-        checkpoint = _load_checkpoint(filename, map_location=map_location)  # weights_only
+        if filename.endswith('.safetensors'):  # exported weights (tools/demo.py, export)
+            checkpoint = {'state_dict': load_weights_file(filename)}
+        else:
+            checkpoint = _load_checkpoint(filename, map_location=map_location)  # weights_only
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         state_dict = checkpoint.get('state_dict', checkpoint)

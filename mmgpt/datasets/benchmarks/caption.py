@@ -35,17 +35,23 @@ class CaptionEvalDataset(EvalDataset):
 
     One sample per image; ``references`` are its captions; ``id`` is the image id
     (:meth:`image_id`). The instruction is ``prompt`` (default: the first of the paper's
-    caption requests, "Can you describe the image?").
+    caption requests, "Can you describe the image?"), or a record's own instruction
+    in ``prompt_key`` when that is set and the record has it.
 
     Args:
         split (str): The split kept from a Karpathy file. Defaults to ``'test'``.
+        prompt_key (str, optional): A record key holding that record's instruction (not
+            part of the public formats; the demo's shapes world asks for its captions
+            in several phrasings). Defaults to None.
         **kwargs: :class:`EvalDataset` arguments.
     """
 
     def __init__(self, *args, split: str = 'test', prompt: str = CAPTION_REQUESTS[0],
-                 **kwargs):
+                 prompt_key: str | None = None, **kwargs):
         self.split = split
-        super().__init__(*args, prompt=prompt, **kwargs)
+        self.prompt_key = prompt_key
+        self.request = prompt
+        super().__init__(*args, prompt='{question}', **kwargs)
 
     def records(self, data: Any):
         """The top-level list (LAVIS) or the ``images`` list (Karpathy)."""
@@ -75,7 +81,10 @@ class CaptionEvalDataset(EvalDataset):
             image = get_field(record, 'image')
             captions = get_field(record, 'caption', (list, str))
             captions = [captions] if isinstance(captions, str) else get_list(record, 'caption')
-        return self.question(ref, self.prompt, captions, image=image,
+        request = self.request
+        if self.prompt_key:
+            request = get_field(record, self.prompt_key, str, self.request)
+        return self.question(ref, request, captions, image=image,
                              id=self.image_id(record, image))
 
 
