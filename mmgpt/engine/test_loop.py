@@ -12,6 +12,7 @@ from mmengine.runner import TestLoop, autocast
 from mmengine.structures import BaseDataElement
 
 from mmgpt.registry import LOOPS
+from mmgpt.utils import atomic_write_bytes
 
 __all__ = ['PredictionTestLoop', 'prediction_key', 'read_predictions']
 
@@ -110,10 +111,11 @@ class PredictionTestLoop(TestLoop):
         folder = os.path.dirname(os.path.abspath(self.predictions_file))
         os.makedirs(folder, exist_ok=True)
         own = self._own_file()
-        self._file = open(own, 'a' if self.resume and world == 1 else 'w', encoding='utf-8')
-        if self.resume and world > 1:  # a fresh part keeps everything read back
-            for record in self.saved.values():
-                self._file.write(json.dumps(record, ensure_ascii=False) + '\n')
+        # Start this rank's file with what was read back (a line cut by the kill is
+        # dropped), written whole before the old file is replaced; then append to it.
+        lines = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in self.saved.values())
+        atomic_write_bytes(lines.encode('utf-8'), own)
+        self._file = open(own, 'a', encoding='utf-8')
         if self.progress and rank == 0:
             from tqdm import tqdm
             self._bar = tqdm(total=len(self.dataloader), desc='test', unit='batch',
@@ -136,13 +138,8 @@ class PredictionTestLoop(TestLoop):
     def _join(self, world: int) -> None:
         parts = [f'{self.predictions_file}.rank{r}' for r in range(world)]
         joined = read_predictions(self.predictions_file)
-        tmp = self.predictions_file + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            for record in joined.values():
-                f.write(json.dumps(record, ensure_ascii=False) + '\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.predictions_file)
+        lines = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in joined.values())
+        atomic_write_bytes(lines.encode('utf-8'), self.predictions_file)
         for part in parts:
             if os.path.isfile(part):
                 os.remove(part)
