@@ -5,7 +5,7 @@
 #       work_dirs/demo/stage2/mmgpt_lora.safetensors
 _base_ = ['../_base_/eval/shapes_world.py']
 test_dataloader = dict(_base_.eval_dataloader, dataset=dict(
-    type='ConcatDataset',
+    type='ConcatDataset', ignore_keys=['modality'],  # the language items are 'lang'
     datasets=[dict(_base_.shapes_eval_vqa, pipeline=_base_.eval_pipeline),
               dict(_base_.shapes_eval_caption, pipeline=_base_.eval_pipeline),
               dict(_base_.shapes_eval_dialog, pipeline=_base_.eval_pipeline),

@@ -53,12 +53,13 @@ def write_eval_splits(data_dir: str) -> dict:
         data_dir (str): The shapes-world folder.
 
     Returns:
-        dict: ``{'<split>/<id>': item}``, also written to ``eval/keywords.json``.
+        list[str]: The ``'<split>/<id>'`` key of every item, in ``eval_items.json`` order
+        (the keys of ``eval/keywords.json`` and of the predictions file).
     """
     with open(os.path.join(data_dir, 'eval_items.json'), encoding='utf-8') as f:
         items = json.load(f)
     questions, annotations, captions, dialogs, lang = [], [], [], [], []
-    keywords = {}
+    keywords, keys = {}, []
     for index, item in enumerate(items):
         split = EVAL_SPLITS.get(item['task'])
         if split is None:
@@ -90,6 +91,7 @@ def write_eval_splits(data_dir: str) -> dict:
             lang.append(dict(instruction=item['turns'][-1], context='',
                              response=item['answer'], category=item['task']))
         keywords[f'{split}/{key}'] = item
+        keys.append(f'{split}/{key}')
     files = {
         'vqa_questions.json': dict(questions=questions, data_subtype='shapes_test'),
         'vqa_annotations.json': dict(annotations=annotations),
@@ -103,4 +105,4 @@ def write_eval_splits(data_dir: str) -> dict:
         atomic_write_bytes(json.dumps(data, indent=1).encode('utf-8'), os.path.join(out, name))
     lines = ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in lang)
     atomic_write_bytes(lines.encode('utf-8'), os.path.join(out, 'lang.jsonl'))
-    return keywords
+    return keys

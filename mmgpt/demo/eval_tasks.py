@@ -15,7 +15,7 @@ from mmgpt.evaluation.metrics.keyword import (
 )
 
 __all__ = ['NUMBER_WORDS', 'normalize_words', 'mentioned_choices', 'score_answer',
-           'summarize', 'format_table']
+           'summarize', 'summary_from_metrics', 'format_table']
 
 
 def summarize(items: Sequence[Mapping],
@@ -52,6 +52,37 @@ def summarize(items: Sequence[Mapping],
         for key in ['chance', *scores]:
             entry[key] = round(entry[key] / max(entry['n'], 1), 4)
     return {'tasks': tasks, 'overall': overall}
+
+
+def summary_from_metrics(items: Sequence[Mapping], metrics: Mapping[str, Mapping]) -> dict:
+    """The :func:`summarize` table from :class:`~mmgpt.evaluation.KeywordAcc` results.
+
+    Args:
+        items (Sequence[Mapping]): The evaluation items (for the task order).
+        metrics (Mapping[str, Mapping]): For each model name (``'base'``, ``'tuned'``),
+            the metrics ``tools/test.py`` reported (``keyword/<task>/keyword``,
+            ``keyword/<task>/strict``, ``keyword/<task>/n``, ``keyword/<task>/chance``
+            and the same without the task for all items), in percent.
+
+    Returns:
+        dict: ``{'tasks': {task: {'n', 'chance', <model>, <model>_strict, ...}},
+        'overall': {...}}`` with fractions rounded to 4 digits, as :func:`summarize`.
+    """
+    def row(prefix: str) -> dict:
+        first = next(iter(metrics.values()))
+        entry = {'n': int(first[f'{prefix}n']),
+                 'chance': round(first[f'{prefix}chance'] / 100, 4)}
+        for name, values in metrics.items():
+            if int(values[f'{prefix}n']) != entry['n']:
+                raise ValueError(f'{name} scored {values[f"{prefix}n"]} items of '
+                                 f'{prefix or "all"}, the others {entry["n"]}')
+            entry[name] = round(values[f'{prefix}keyword'] / 100, 4)
+        for name, values in metrics.items():
+            entry[f'{name}_strict'] = round(values[f'{prefix}strict'] / 100, 4)
+        return entry
+
+    tasks = {task: row(f'keyword/{task}/') for task in dict.fromkeys(i['task'] for i in items)}
+    return {'tasks': tasks, 'overall': row('keyword/')}
 
 
 def format_table(summary: Mapping) -> str:
