@@ -35,6 +35,8 @@ text stay plain text (they are never parsed as special tokens).
 """  # noqa: E501
 from __future__ import annotations
 
+import bisect
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -250,15 +252,159 @@ def _special_ids(tokenizer) -> dict:
     return ids
 
 
-def encode_segments(segments: list, tokenizer, with_turns: bool = False):
-    """Tokenize segments and build the labels.
+#: Private-use strings that stand for the markers inside the one encoded string. They
+#: are added, as ordinary (not special) tokens with the real marker's strip flags, to a
+#: private copy of the tokenizer's backend, so they split the text exactly where the
+#: real marker tokens would, while every special-token string in the user's text stays
+#: text (the copy encodes with ``encode_special_tokens``, i.e. ``split_special_tokens``).
+_SENTINEL = '\ue000mmgpt-{}\ue001'
+_MARKER_BACKENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    Each text segment is tokenized on its own (no BOS/EOS added, special-token strings
-    inside the text kept as text); each special segment becomes its one token id.
+
+def _marker_backend(tokenizer):
+    """A cached copy of the tokenizer's backend with one sentinel token per marker.
+
+    Returns:
+        tuple: ``(backend, {sentinel id: marker kind}, {marker kind: real id})``.
+    """
+    cached = _MARKER_BACKENDS.get(tokenizer)
+    if cached is not None and cached[0] == len(tokenizer):
+        return cached[1:]
+    from tokenizers import AddedToken, Tokenizer  # installed with transformers
+
+    special = _special_ids(tokenizer)
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_truncation()
+    backend.no_padding()
+    decoder = getattr(tokenizer, 'added_tokens_decoder', {})
+    kinds = {}
+    for kind, tid in special.items():
+        real = decoder.get(tid)
+        flags = dict(lstrip=real.lstrip, rstrip=real.rstrip) if real is not None else {}
+        backend.add_tokens([AddedToken(_SENTINEL.format(kind), special=False,
+                                       normalized=False, **flags)])
+        kinds[backend.token_to_id(_SENTINEL.format(kind))] = kind
+    backend.encode_special_tokens = True
+    _MARKER_BACKENDS[tokenizer] = (len(tokenizer), backend, kinds, special)
+    return backend, kinds, special
+
+
+def _flatten(segments: list) -> tuple:
+    """The one string to encode, and each segment's character span in it.
+
+    A leading BOS is not part of the string: it is placed as its id before the encoded
+    text, as the tokenizer's own ``add_special_tokens`` places it, so the first text is
+    encoded as the start of a string (LLaMA's ``▁`` prefix, GPT-2's plain first word).
+    """
+    parts, spans, pos = [], [], 0
+    for i, seg in enumerate(segments):
+        if seg.special is None:
+            if '\ue000mmgpt-' in seg.text:
+                raise ValueError('conversation text contains the reserved marker string '
+                                 f'{seg.text[seg.text.index(chr(0xe000)):][:20]!r}')
+            piece = seg.text
+        else:
+            piece = '' if (i == 0 and seg.special == BOS) else _SENTINEL.format(seg.special)
+        spans.append((pos, pos + len(piece)))
+        parts.append(piece)
+        pos += len(piece)
+    return ''.join(parts), spans
+
+
+def _label_tokens(segments: list, spans: list, offsets: list, marker_at: list) -> tuple:
+    """Assign every encoded token to a segment from its character offsets.
+
+    A text token belongs to the segment (and turn) its first character is in, and is
+    supervised when any of its characters lies in a supervised text segment (a token
+    that straddles the end of a prompt and the start of a response is supervised, so no
+    character of a response is left out of the loss). A zero-width token (LLaMA's ``▁``
+    prefix after a special token) counts as the character it is attached to. A marker
+    token belongs to its marker segment (the next one in order), whatever whitespace a
+    stripping marker ate. Work is per segment, not per token.
+
+    Args:
+        segments (list[Segment]): The segments.
+        spans (list[tuple]): Each segment's character span in the encoded string.
+        offsets (list[tuple]): Each token's character span.
+        marker_at (list[int]): Indices of the marker tokens, in order.
+    """
+    n = len(offsets)
+    starts = [start for start, _ in offsets]
+    bounds = [bisect.bisect_left(starts, a) for a, _ in spans] + [n]
+    supervised, turns = [False] * n, [0] * n
+    for i, seg in enumerate(segments):
+        lo, hi = bounds[i], max(bounds[i + 1], bounds[i])
+        if hi > lo:
+            supervised[lo:hi] = [seg.supervised] * (hi - lo)
+            turns[lo:hi] = [seg.turn] * (hi - lo)
+        a, b = spans[i]
+        if (seg.supervised and seg.special is None and b > a and lo > 0
+                and offsets[lo - 1][1] > a):
+            supervised[lo - 1] = True  # a token that straddles into this response
+    marker_segments = [i for i, (a, b) in enumerate(spans)
+                       if segments[i].special is not None and b > a]
+    for k, i in zip(marker_at, marker_segments):
+        supervised[k], turns[k] = segments[i].supervised, segments[i].turn
+    return supervised, turns
+
+
+def _encode_runs(segments: list, tokenizer, special: dict) -> tuple:
+    """Tokenizers without a Rust backend: each text run between markers is encoded with
+    one call (as such a tokenizer encodes the pieces between special tokens itself), and
+    a run's supervision boundaries are found by encoding its prefixes."""
+    ids, sup, turns = [], [], []
+    run = []
+
+    def flush():
+        text = ''.join(s.text for s in run)
+        if not text:
+            return
+        piece = tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)
+        bounds, pos = [], 0
+        for seg in run[:-1]:
+            pos += len(seg.text)
+            bounds.append(len(tokenizer.encode(text[:pos], add_special_tokens=False,
+                                               split_special_tokens=True)))
+        bounds.append(len(piece))
+        start = 0
+        for seg, stop in zip(run, bounds):
+            n = max(stop - start, 0)
+            sup.extend([seg.supervised] * n)
+            turns.extend([seg.turn] * n)
+            start = max(start, stop)
+        ids.extend(piece)
+        run.clear()
+
+    for seg in segments:
+        if seg.special is None:
+            run.append(seg)
+            continue
+        flush()
+        ids.append(special[seg.special])
+        sup.append(seg.supervised)
+        turns.append(seg.turn)
+    flush()
+    return ids, sup, turns
+
+
+def encode_segments(segments: list, tokenizer, with_turns: bool = False):
+    """Tokenize segments the way the tokenizer encodes the whole rendered string.
+
+    The segments are joined into one string, with each marker (EOS, ``<image>``,
+    ``<|endofchunk|>``) in its place, and encoded with ONE call of the tokenizer's
+    backend, with character offsets; a leading BOS is placed as its id, as the
+    tokenizer's own ``add_special_tokens`` places it. So the ids are the tokenizer's
+    encoding of the full text (docs/template.md): no extra ``▁`` at segment joins, and
+    whatever the tokenizer does after a special token (LLaMA's ``legacy`` prefix, the
+    strip flags of an added token) happens here too. Each marker is one id, and a
+    special-token string typed in the text (``<image>``, ``</s>``) stays text, encoded as
+    ``split_special_tokens=True`` encodes it. The offsets decide the labels: a token is
+    supervised when any of its characters is in a response (see :func:`_label_tokens`);
+    every EOS after a response is supervised, BOS and ``<image>`` never are.
 
     Args:
         segments (list[Segment]): From :func:`render` or :func:`chat_prompt`.
-        tokenizer: A tokenizer from :func:`mmgpt.models.build_tokenizer`.
+        tokenizer: A tokenizer from :func:`mmgpt.tokenizer.build_tokenizer`.
         with_turns (bool): Also return the turn index of every token. Defaults to False.
 
     Returns:
@@ -266,17 +412,21 @@ def encode_segments(segments: list, tokenizer, with_turns: bool = False):
         supervised tokens and :data:`IGNORE_INDEX` elsewhere; plus ``turns`` when
         ``with_turns``.
     """
-    special = _special_ids(tokenizer)
-    ids, labels, turns = [], [], []
-    for seg in segments:
-        if seg.special is not None:
-            piece = [special[seg.special]]
-        else:
-            piece = tokenizer.encode(seg.text, add_special_tokens=False,
-                                     split_special_tokens=True)
-        ids += piece
-        labels += piece if seg.supervised else [IGNORE_INDEX] * len(piece)
-        turns += [seg.turn] * len(piece)
+    if getattr(tokenizer, 'backend_tokenizer', None) is None:
+        special = _special_ids(tokenizer)
+        ids, sup, turns = _encode_runs(segments, tokenizer, special)
+    else:
+        backend, kinds, special = _marker_backend(tokenizer)
+        text, spans = _flatten(segments)
+        enc = backend.encode(text, add_special_tokens=False)
+        ids = [special[kinds[i]] if i in kinds else i for i in enc.ids]
+        sup, turns = _label_tokens(segments, spans, enc.offsets,
+                                   [k for k, i in enumerate(enc.ids) if i in kinds])
+        if segments and segments[0].special == BOS:
+            ids.insert(0, special[BOS])
+            sup.insert(0, segments[0].supervised)
+            turns.insert(0, segments[0].turn)
+    labels = [i if s else IGNORE_INDEX for i, s in zip(ids, sup)]
     return (ids, labels, turns) if with_turns else (ids, labels)
 
 

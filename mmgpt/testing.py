@@ -11,7 +11,7 @@ import os
 import torch
 
 __all__ = ['TINY_MODEL_CONFIG', 'tiny_model_cfg', 'build_tiny', 'open_gates',
-           'randomize_lora', 'vl_prompt']
+           'randomize_lora', 'vl_prompt', 'template_corpus_lines', 'llama_style_tokenizer_dir']
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The tiny model's config file (in the source tree).
@@ -62,3 +62,52 @@ def vl_prompt(model, question: str = 'What is in the picture?') -> torch.Tensor:
     text = ('Below is an instruction.\n\n### Image:\n<image>\n\n### Instruction:\n'
             f'{question}\n\n### Response:\n')
     return torch.tensor([[tok.bos_token_id] + tok.encode(text, add_special_tokens=False)])
+
+
+_WORDS = ('cat dog red blue square circle image picture colour shape small large the a is '
+          'what where which left right top bottom describe answer question response '
+          'instruction input below task write request completes appropriately').split()
+
+
+def template_corpus_lines(n: int = 300) -> list:
+    """A few hundred deterministic lines in the template's vocabulary (no newlines)."""
+    from mmgpt.templates import TEMPLATES
+
+    lines = []
+    for i in range(n):
+        words = [_WORDS[(i * 7 + j * 3) % len(_WORDS)] for j in range(4 + i % 9)]
+        lines.append(' '.join(words).capitalize() + ('?' if i % 3 else '.'))
+        if i % 10 == 0:  # as in LLaMA, '\n' stays out of the pieces (a byte piece)
+            lines += ['### Instruction:', '### Response:', '### Image:', '### Input:',
+                      TEMPLATES['mmgpt'].system]
+    return lines
+
+
+def llama_style_tokenizer_dir(directory, lines: list | None = None,
+                              vocab_size: int = 480) -> str:
+    """Train a LLaMA-style sentencepiece model into ``directory`` (no download).
+
+    BPE with byte fallback, identity normalisation and the ``▁`` dummy prefix, as
+    LLaMA's ``tokenizer.model``; written as ``tokenizer.model`` with a
+    ``tokenizer_config.json`` naming ``LlamaTokenizer``, so ``from_pretrained`` (and
+    ``build_tokenizer(dict(type='pretrained', path=...))``) load it.
+
+    Returns:
+        str: The directory.
+    """
+    import json
+
+    import sentencepiece as spm  # only for this helper
+
+    os.makedirs(directory, exist_ok=True)
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines or template_corpus_lines()),
+        model_prefix=os.path.join(str(directory), 'tokenizer'), vocab_size=vocab_size,
+        model_type='bpe', byte_fallback=True, character_coverage=1.0,
+        normalization_rule_name='identity', add_dummy_prefix=True,
+        remove_extra_whitespaces=False, split_digits=True, allow_whitespace_only_pieces=True,
+        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2, num_threads=1)
+    with open(os.path.join(str(directory), 'tokenizer_config.json'), 'w') as f:
+        json.dump(dict(tokenizer_class='LlamaTokenizer', bos_token='<s>', eos_token='</s>',
+                       unk_token='<unk>'), f)
+    return str(directory)

@@ -26,18 +26,26 @@ _ASSETS = Path(__file__).resolve().parent / 'assets'
 _CACHE: dict = {}
 
 
-def add_flamingo_tokens(tokenizer):
+def add_flamingo_tokens(tokenizer, strip_markers: bool = False):
     """Add ``<|endofchunk|>``, ``<image>`` and a pad token (OpenFlamingo's order).
 
     Args:
         tokenizer: A ``transformers`` tokenizer; modified in place.
+        strip_markers (bool): Make ``<|endofchunk|>`` and ``<image>`` eat the whitespace
+            on both sides, as the 2023 slow tokenizers did with special tokens added as
+            plain strings (see :func:`pretrained_tokenizer`'s ``historical``). Defaults
+            to False.
 
     Returns:
         The same tokenizer.
     """
+    from tokenizers import AddedToken  # installed with transformers
+
     missing = [t for t in (EOC_TOKEN, MEDIA_TOKEN) if t not in tokenizer.get_vocab()]
     if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
+        tokenizer.add_tokens([AddedToken(t, special=True, normalized=False,
+                                         lstrip=strip_markers, rstrip=strip_markers)
+                              for t in missing], special_tokens=True)
     if tokenizer.pad_token is None:
         tokenizer.add_special_tokens({'pad_token': PAD_TOKEN})
     if tokenizer.bos_token is None or tokenizer.eos_token is None:
@@ -47,8 +55,36 @@ def add_flamingo_tokens(tokenizer):
     return tokenizer
 
 
+def _use_legacy_prefix(tokenizer) -> None:
+    """Give a LLaMA sentencepiece tokenizer the 2023 ``▁`` prefix after every special token.
+
+    transformers 5 builds LLaMA's pre-tokenizer as ``Metaspace(prepend_scheme='first')``
+    unless ``legacy=True``; the 2023 tokenizers (the slow sentencepiece one, and the fast
+    one whose normalizer prepended ``▁``) put the prefix on every piece of text between
+    special tokens, which is ``prepend_scheme='always'``.
+    """
+    from tokenizers import normalizers, pre_tokenizers
+
+    backend = getattr(tokenizer, 'backend_tokenizer', None)
+    pre = backend.pre_tokenizer if backend is not None else None
+    if isinstance(pre, pre_tokenizers.Metaspace):
+        backend.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement=pre.replacement, prepend_scheme='always', split=pre.split)
+        return
+    norm = backend.normalizer if backend is not None else None
+    if norm is not None and 'Prepend' in repr(norm) and isinstance(
+            norm, (normalizers.Sequence, normalizers.Prepend)):
+        return  # a 2023-style tokenizer.json: the prefix is already on every piece
+    raise ValueError(
+        f'historical=True reproduces the 2023 LLaMA sentencepiece encoding, but tokenizer '
+        f'{getattr(tokenizer, "name_or_path", "")!r} ({type(tokenizer).__name__}) has no '
+        'Metaspace pre-tokenizer; GPT-2, NeoX and OPT tokenizers encode as they did in '
+        '2023 without it (docs/template.md)')
+
+
 @TOKENIZERS.register_module('pretrained')
-def pretrained_tokenizer(path: str, use_fast: bool | None = None, **kwargs):
+def pretrained_tokenizer(path: str, use_fast: bool | None = None, historical: bool = False,
+                         **kwargs):
     """Load a tokenizer from a local directory (``AutoTokenizer.from_pretrained``).
 
     Args:
@@ -56,6 +92,13 @@ def pretrained_tokenizer(path: str, use_fast: bool | None = None, **kwargs):
             are refused: nothing is downloaded at run time.
         use_fast (bool, optional): Passed to ``AutoTokenizer``. Defaults to None (its
             default).
+        historical (bool): Encode exactly as the LLaMA tokenizer that OpenFlamingo-9B and
+            the MultiModal-GPT release were trained with (transformers 4.28-4.30, 2023):
+            text after a special token starts with ``▁`` (``legacy=True``), and
+            ``<image>`` / ``<|endofchunk|>`` eat the whitespace around them (they were
+            added as plain-string special tokens to the slow ``LlamaTokenizer``). For
+            LLaMA sentencepiece tokenizers only; see docs/template.md. Defaults to False
+            (today's encoding of the loaded tokenizer).
         **kwargs: More ``from_pretrained`` arguments.
     """
     from transformers import AutoTokenizer
@@ -65,8 +108,12 @@ def pretrained_tokenizer(path: str, use_fast: bool | None = None, **kwargs):
             f'tokenizer directory {path!r} does not exist; mmgpt loads tokenizers from '
             'local disk only (download the model first, see docs/install.md)')
     extra = {} if use_fast is None else dict(use_fast=use_fast)
+    if historical:
+        extra['legacy'] = True
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, **extra, **kwargs)
-    return add_flamingo_tokens(tokenizer)
+    if historical:
+        _use_legacy_prefix(tokenizer)
+    return add_flamingo_tokens(tokenizer, strip_markers=historical)
 
 
 def _read_corpus(corpus_files, texts):

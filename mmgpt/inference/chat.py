@@ -119,40 +119,73 @@ class Conversation:
 
 
 class _StopOnStrings:
-    """Stop when the decoded new text contains a stop string (a transformers criterion)."""
+    """Stop when the new text contains a stop string (a transformers criterion).
+
+    Each step decodes only the tail that can hold a stop string ending at the newest
+    token: the last ``longest stop + 2`` new tokens (every token decodes to at least one
+    character; the extra two cover a stop split across tokens and a first token whose
+    leading space the decoder strips). Stateless, so beam search may reorder rows.
+    """
 
     def __init__(self, tokenizer, prompt_len: int, stop_words):
         self.tokenizer, self.prompt_len, self.stop_words = tokenizer, prompt_len, stop_words
+        self.window = max((len(w) for w in stop_words), default=0) + 2
 
     def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:])
+        start = max(self.prompt_len, input_ids.shape[1] - self.window)
+        texts = self.tokenizer.batch_decode(input_ids[:, start:])
         return torch.tensor([any(w in t for w in self.stop_words) for t in texts],
                             device=input_ids.device)
 
 
 class _Streamer:
-    """Feeds decoded text to a callback as tokens come, holding back a possible stop."""
+    """Feeds decoded text to a callback as tokens come, holding back a possible stop.
+
+    Decoding is incremental: each step decodes the tokens since the last complete
+    character plus one token of context (a character split over byte tokens waits for
+    its last byte), and the stop strings are searched only in the new text and the
+    ``longest stop - 1`` characters before it.
+    """
 
     def __init__(self, tokenizer, callback: Callable[[str], None], stop_words, skip: int):
         self.tokenizer, self.callback, self.stop_words = tokenizer, callback, stop_words
         self.skip, self.ids, self.sent = skip, [], 0
+        self.text, self.stopped = '', False
+        self._prefix = self._read = 0  # ids[_prefix:_read] is context already in text
+        self.hold = max((len(w) for w in stop_words), default=1) - 1
+
+    def _decode(self, final: bool = False) -> str:
+        prefix = self.tokenizer.decode(self.ids[self._prefix:self._read],
+                                       skip_special_tokens=True)
+        full = self.tokenizer.decode(self.ids[self._prefix:], skip_special_tokens=True)
+        if not final and (len(full) <= len(prefix) or full.endswith('\ufffd')):
+            return ''
+        self._prefix, self._read = self._read, len(self.ids)
+        return full[len(prefix):]
+
+    def _extend(self, new: str) -> None:
+        if self.stopped or not new:
+            return
+        start = max(len(self.text) - self.hold, 0)
+        self.text += new
+        cut = _cut_at_stop(self.text[start:], self.stop_words)
+        if len(cut) < len(self.text) - start:
+            self.text, self.stopped = self.text[:start + len(cut)], True
 
     def put(self, value):
         if self.skip:  # transformers first puts the prompt
             self.skip = 0
             return
         self.ids += value.flatten().tolist()
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words)
-        hold = max((len(w) for w in self.stop_words), default=1) - 1
-        ready = len(text) - hold
+        self._extend(self._decode())
+        ready = len(self.text) - self.hold
         if ready > self.sent:
-            self.callback(text[self.sent:ready])
+            self.callback(self.text[self.sent:ready])
             self.sent = ready
 
     def end(self):
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words).rstrip()
+        self._extend(self._decode(final=True))
+        text = self.text.rstrip()
         if len(text) > self.sent:
             self.callback(text[self.sent:])
         self.sent = len(text)

@@ -17,6 +17,10 @@ from PIL import Image, ImageOps
 __all__ = ['ImageLoadError', 'read_rgb_image', 'clip_model_cfg', 'build_image_transform']
 
 
+#: The EXIF tag of the orientation (``PIL.ExifTags.Base.Orientation``).
+_ORIENTATION = 0x0112
+
+
 class ImageLoadError(OSError):
     """An image file is missing, empty, truncated or not an image."""
 
@@ -36,6 +40,9 @@ def read_rgb_image(path: str, backend_args: dict | None = None) -> Image.Image:
     """Read an image file as an upright RGB ``PIL.Image``.
 
     Any PIL mode is accepted (L, P, RGBA, CMYK...); the EXIF orientation is applied.
+    The file is decoded once, and pixels are copied only when they must change: a
+    rotation or flip when the EXIF orientation asks for one, a conversion when the
+    mode is not RGB. An upright RGB file is returned as decoded.
 
     Args:
         path (str): The file (any MMEngine file backend).
@@ -49,10 +56,11 @@ def read_rgb_image(path: str, backend_args: dict | None = None) -> Image.Image:
         data = fileio.get(path, backend_args=backend_args)
         if not data:
             raise ValueError('the file is empty')
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
+        img = Image.open(io.BytesIO(data))
+        img.load()
+        if img.getexif().get(_ORIENTATION, 1) in range(2, 9):  # a flip or a rotation
             img = ImageOps.exif_transpose(img)
-            return _to_rgb(img)
+        return img if img.mode == 'RGB' else _to_rgb(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         raise ImageLoadError(f'cannot read image {path!r}: {err}') from err
 

@@ -12,7 +12,9 @@ vision_encoder = dict(
     model_cfg=None,
     quick_gelu=True,  # the OpenAI weights were trained with QuickGELU
 )
-tokenizer = dict(type='pretrained', path='checkpoints/llama-7b_hf')
+# historical=True: the exact 2023 LLaMA encoding the OpenFlamingo-9B and MultiModal-GPT
+# weights were trained with (docs/template.md, 'Which encoding').
+tokenizer = dict(type='pretrained', path='checkpoints/llama-7b_hf', historical=True)
 model = dict(
     type='MultiModalGPT',
     vision_encoder=vision_encoder,
