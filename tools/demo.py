@@ -21,6 +21,7 @@ too (``--force stage1`` redoes stage 1 and what follows). Every long step shows 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -213,7 +214,7 @@ class Demo:
               f'in {os.path.relpath(os.path.join(self.root, "eval"))})')
 
     def _test(self, name: str, weights: str) -> tuple:
-        """Run tools/test.py on the shapes-world splits; (metrics, {key: answer})."""
+        """Run tools/test.py's main on the shapes-world splits; (metrics, {key: answer})."""
         from mmgpt.engine import read_predictions
 
         out = os.path.join(self.root, 'eval', name)
@@ -223,14 +224,16 @@ class Demo:
                    f'test_evaluator.0.ann_file={self.data}/eval/keywords.json']
         options += [f'test_dataloader.dataset.datasets.{i}.data_root={self.data}/'
                     for i in range(4)]
-        cmd = [sys.executable, os.path.join(REPO, 'tools', 'test.py'), EVAL_CONFIG, weights,
-               '--work-dir', out, '--out', preds, '--metrics-out', report,
-               '--cfg-options', *options]
+        argv = [EVAL_CONFIG, weights, '--work-dir', out, '--out', preds, '--metrics-out',
+                report, '--cfg-options', *options]
         print(f'[{name}: {"stage-1 base (LoRA at identity)" if weights == "none" else weights}]',
               flush=True)
-        result = subprocess.run(cmd)
-        if result.returncode != 0:
-            raise SystemExit(f'evaluation failed ({result.returncode}): {" ".join(cmd)}')
+        # tools/test.py's own main, in this process (two Python start-ups saved)
+        spec = importlib.util.spec_from_file_location(
+            'mmgpt_test_tool', os.path.join(REPO, 'tools', 'test.py'))
+        test_tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(test_tool)
+        test_tool.main(argv)
         with open(report) as f:
             metrics = json.load(f)['metrics']
         return metrics, {k: p['pred_text'] for k, p in read_predictions(preds).items()}
