@@ -8,10 +8,3 @@ _base_ = [
     '_base_/schedules/mmgpt_1epoch.py',
     '_base_/default_runtime.py',
 ]
-
-# The pipeline uses the model's vision tower (image size, normalisation) and tokenizer.
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-    dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=512),
-    dict(type='PackInputs'),
-]))

@@ -18,6 +18,7 @@ from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
+from mmengine.registry import STRATEGIES as MMENGINE_STRATEGIES
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
@@ -26,13 +27,14 @@ from mmengine.registry import Registry
 __all__ = [
     'MODELS', 'TOKENIZERS', 'DATASETS', 'TRANSFORMS', 'DATA_SAMPLERS', 'FUNCTIONS', 'HOOKS',
     'LOOPS', 'METRICS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'MODEL_WRAPPERS', 'LOG_PROCESSORS',
-    'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'RUNNERS', 'VISBACKENDS', 'VISUALIZERS',
+    'OPTIMIZERS', 'OPTIM_WRAPPERS', 'PARAM_SCHEDULERS', 'RUNNERS', 'STRATEGIES', 'VISBACKENDS',
+    'VISUALIZERS',
 ]
 
 #: Models: the MultiModalGPT BaseModel and its parts.
 MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmgpt.models'])
 #: Tokenizer builders (a local Hugging Face directory, or the project's tiny BPE).
-TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.models'])
+TOKENIZERS = Registry('tokenizer', scope='mmgpt', locations=['mmgpt.tokenizer'])
 #: Datasets: one per public annotation format, plus the joint wrapper.
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['mmgpt.datasets'])
 #: Data transforms: load image, render template, tokenize with labels, pack.
@@ -60,14 +62,17 @@ LOG_PROCESSORS = Registry(
     'log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['mmgpt.engine'])
 #: Runners (MMGPTRunner: CPU gloo set-up, strict trainable-only checkpoint loading).
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['mmgpt.engine'])
+#: FlexibleRunner strategies (DeepSpeed ZeRO, FSDP) with trainable-only checkpoints.
+STRATEGIES = Registry('strategy', parent=MMENGINE_STRATEGIES, locations=['mmgpt.engine'])
 # Children of MMEngine's registries that mmgpt adds nothing to: with default_scope='mmgpt'
 # the Runner looks in an 'mmgpt' child first and otherwise logs a warning on every build.
 #: Optimizers (MMEngine's and torch's).
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS)
 #: Optimizer wrappers (OptimWrapper, AmpOptimWrapper).
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS)
-#: Learning-rate schedulers.
-PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS)
+#: Learning-rate schedulers (MMEngine's, and mmgpt.engine's CheckpointableOneCycleLR).
+PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
+                            locations=['mmgpt.engine'])
 #: Visualisation backends (local, TensorBoard, W&B).
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
 #: Visualizers.

@@ -45,7 +45,7 @@ from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN
 __all__ = [
     'Template', 'Segment', 'TEMPLATES', 'IGNORE_INDEX', 'BOS', 'EOS', 'MEDIA', 'EOC',
     'get_template', 'render', 'chat_prompt', 'segments_to_text', 'encode_segments',
-    'get_stop_words', 'cut_at_stop_words',
+    'get_stop_words', 'DEFAULT_TEMPLATE', 'cut_at_stop_words',
 ]
 
 #: Label value of tokens that do not count in the loss.
@@ -76,6 +76,9 @@ class Template:
         stop_words (tuple): Strings that end generation, besides EOS.
         plain_instruction (bool): In the ``'plain'`` style, put each turn's instruction
             (unsupervised, then a newline) before its response. Defaults to False.
+        history_eos (bool): In a chat prompt, end each earlier response with EOS, as in
+            training. False gives the MultiModal-GPT release's demo prompt (earlier
+            answers joined without EOS); training text keeps every EOS. Defaults to True.
     """
 
     name: str
@@ -89,11 +92,16 @@ class Template:
     header_sep: str = '\n'
     stop_words: tuple = ('### Instruction:',)
     plain_instruction: bool = False
+    history_eos: bool = True
 
     def section(self, header: str, body: str = '') -> str:
         """``section_sep + header + header_sep + body``."""
         return f'{self.section_sep}{header}{self.header_sep}{body}'
 
+
+#: The template a model is trained and chatted in unless its config names another
+#: (``model.template``; the pipeline, chat and evaluation read it from the model).
+DEFAULT_TEMPLATE = 'mmgpt'
 
 #: The templates a config may name.
 TEMPLATES = {
@@ -106,6 +114,10 @@ TEMPLATES = {
     'openflamingo_interleaved': Template(name='openflamingo_interleaved', style='plain',
                                          system='', stop_words=('<|endofchunk|>',),
                                          plain_instruction=True),
+    # The MultiModal-GPT release's demo prompt (its app.py): the same text, one BOS, but
+    # earlier answers not followed by EOS. Only to reproduce the release's answers
+    # (configs/mmgpt_release_v0.py); the model was trained with per-turn BOS/EOS.
+    'mmgpt_release_v0': Template(name='mmgpt_release_v0', history_eos=False),
 }
 
 
@@ -159,7 +171,9 @@ def _render_instruction(tpl: Template, conversation: dict, open_last: bool) -> l
         segs.append(Segment(prompt, False, turn=i))
         if open_last and i == len(turns) - 1:
             break
-        segs += [Segment(turn['response'], True, turn=i), Segment('', True, EOS, turn=i)]
+        segs.append(Segment(turn['response'], True, turn=i))
+        if tpl.history_eos or not open_last:
+            segs.append(Segment('', True, EOS, turn=i))
     return segs
 
 
@@ -191,7 +205,7 @@ def _merge(segments: list) -> list:
     return out
 
 
-def render(conversation: dict, template: str | Template = 'mmgpt',
+def render(conversation: dict, template: str | Template = DEFAULT_TEMPLATE,
            add_generation_prompt: bool = False) -> list:
     """Render a conversation into segments.
 
@@ -216,7 +230,7 @@ def render(conversation: dict, template: str | Template = 'mmgpt',
     return _merge(segs)
 
 
-def chat_prompt(conversation: dict, template: str | Template = 'mmgpt') -> list:
+def chat_prompt(conversation: dict, template: str | Template = DEFAULT_TEMPLATE) -> list:
     """The prompt for generating the last turn's response (chat and evaluation).
 
     Equal, segment for segment (and so token for token), to the training rendering of
@@ -248,7 +262,7 @@ def _special_ids(tokenizer) -> dict:
     for kind, tid in ids.items():
         if tid is None or (tid == unk and kind in (MEDIA, EOC)):
             raise ValueError(f'tokenizer has no id for the {kind!r} token; build it with '
-                             'mmgpt.models.build_tokenizer (adds the Flamingo tokens)')
+                             'mmgpt.tokenizer.build_tokenizer (adds the Flamingo tokens)')
     return ids
 
 
@@ -430,7 +444,8 @@ def encode_segments(segments: list, tokenizer, with_turns: bool = False):
     return (ids, labels, turns) if with_turns else (ids, labels)
 
 
-def get_stop_words(template: str | Template = 'mmgpt', eos_token: str | None = None) -> list:
+def get_stop_words(template: str | Template = DEFAULT_TEMPLATE,
+                   eos_token: str | None = None) -> list:
     """Strings that end generation: the template's stop words, then EOS if given.
 
     Args:

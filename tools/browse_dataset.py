@@ -9,25 +9,39 @@ and decodes the token ids of the first N samples, in the order of the configured
 shown in green on a terminal and between ``[[`` and ``]]`` otherwise. ``--json`` prints
 one JSON object per sample and line with ``index``, ``dataset``, ``modality``, ``text``
 (the decoded input), ``supervised`` (the decoded supervised spans, in order),
-``num_tokens``, ``num_supervised_tokens``, ``num_image_tokens``, ``num_images`` and
-``image_shape``. Images skipped and samples dropped on the way are counted on stderr.
+``num_tokens``, ``num_supervised_tokens``, ``num_image_tokens``, ``num_images``,
+``image_shape``, ``id`` (the record's id) and ``image`` (its image path, or null). When a
+sample could not be loaded (a broken image, nothing supervised) the dataset shows a
+random other one instead: its line then has that sample's ``index`` and ``"replaces"``:
+the index asked for. With ``--json`` standard output holds only the JSON lines; logs go
+to stderr. Images skipped and samples dropped on the way are counted on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
+import logging
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
+from mmgpt.datasets import bind_model_config  # noqa: E402
 from mmgpt.registry import DATA_SAMPLERS, DATASETS  # noqa: E402
 from mmgpt.templates import IGNORE_INDEX  # noqa: E402
 from mmgpt.tokenizer import MEDIA_TOKEN  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 GREEN, RESET = '\x1b[32m', '\x1b[0m'
 
@@ -45,8 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--split', default='train', help='which <split>_dataloader')
     parser.add_argument('--index-order', action='store_true',
                         help='show indices 0..N-1 instead of the sampler order')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_dataloader.dataset.x=1')
+    add_cfg_options_argument(parser)
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads (default: the usable cores, or MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -55,8 +71,12 @@ def build_dataset(cfg: Config, split: str):
     init_default_scope(cfg.get('default_scope', 'mmgpt'))
     key = f'{split}_dataloader'
     if key not in cfg:
-        raise SystemExit(f'the config has no {key}')
-    return DATASETS.build(cfg[key]['dataset'])
+        raise KeyError(f'the config has no {key} (--split {split})')
+    dataset = cfg[key]['dataset']
+    if cfg.get('model') is not None:
+        # the pipeline's tokenizer, template and image preprocessing are the model's
+        dataset = bind_model_config(dataset, cfg.model)
+    return DATASETS.build(dataset)
 
 
 def sample_order(cfg: Config, dataset, split: str, num: int, index_order: bool) -> list:
@@ -76,7 +96,7 @@ def find_tokenizer(dataset, index: int):
     for transform in getattr(getattr(dataset, 'pipeline', None), 'transforms', []):
         if getattr(transform, 'tokenizer', None) is not None:
             return transform.tokenizer
-    raise SystemExit(f'no TokenizeConversation in the pipeline of {type(dataset).__name__}')
+    raise ValueError(f'no TokenizeConversation in the pipeline of {type(dataset).__name__}')
 
 
 def runs(ids: list, labels: list) -> list:
@@ -120,26 +140,70 @@ def show(record: dict, decoded: list, color: bool) -> str:
     return f'{head}\n{body}\n'
 
 
+def fetch(dataset, index: int) -> tuple:
+    """``(sample, index shown, origin)``: origin has ``id`` and ``image`` of the record and
+    ``replaces`` when the dataset returned another sample than ``index``."""
+    sample = dataset[index]
+    shown = getattr(dataset, 'last_index', None)
+    shown = index if shown is None else shown
+    inner, local = dataset.locate(shown) if hasattr(dataset, 'locate') else (dataset, shown)
+    info = inner.get_data_info(local) if hasattr(inner, 'get_data_info') else {}
+    origin = dict(id=info.get('id'), image=info.get('image'))
+    if shown != index:
+        origin['replaces'] = index
+    return sample, shown, origin
+
+
+def _logs_to_stderr(out) -> None:
+    """Point every logging stream handler that writes to stdout at stderr (MMEngine's too)."""
+    from mmengine.logging import MMLogger
+
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    loggers += list(MMLogger._instance_dict.values())
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and \
+                    getattr(handler, 'stream', None) in (out, sys.__stdout__):
+                handler.setStream(sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point."""
+    args = parse_args(argv)
+    set_torch_threads(args.threads)
+    out = sys.stdout
+    if args.json:  # stdout holds only the JSON lines: everything else goes to stderr
+        _logs_to_stderr(out)
+        with contextlib.redirect_stdout(sys.stderr):
+            browse(args, out)
+    else:
+        browse(args, out)
+
+
+def browse(args: argparse.Namespace, out) -> None:
+    """Build the dataset and write the samples to ``out``."""
     from mmgpt.datasets.transforms import data_stats
 
-    args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     dataset = build_dataset(cfg, args.split)
-    color = sys.stdout.isatty()
+    if args.json:
+        _logs_to_stderr(out)  # loggers made while building
+    color = out.isatty()
     for index in sample_order(cfg, dataset, args.split, args.num, args.index_order):
-        record, decoded = describe(dataset[index], find_tokenizer(dataset, index), index)
+        sample, shown, origin = fetch(dataset, index)
+        record, decoded = describe(sample, find_tokenizer(dataset, shown), shown)
+        record.update(origin)
         if args.json:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
+            print(json.dumps(record, ensure_ascii=False), file=out, flush=True)
         else:
-            print(show(record, decoded, color), flush=True)
+            note = f" (replaces #{origin['replaces']})" if 'replaces' in origin else ''
+            print(show(record, decoded, color).replace(' ===\n', f'{note} ===\n', 1),
+                  file=out, flush=True)
     stats = data_stats()
     if stats:
         print(f'data pipeline events: {json.dumps(stats)}', file=sys.stderr)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -4,8 +4,8 @@
 
 1. data    writes the synthetic shapes world in the public formats (LLaVA-Instruct,
            cc_sbu_align, Dolly) with held-out images and questions;
-2. clip    pretrains a tiny CLIP contrastively on its captions (the stand-in for
-           OpenAI's CLIP ViT-L/14);
+2. clip    stage 0: pretrains a tiny CLIP contrastively on its captions (the stand-in
+           for OpenAI's CLIP ViT-L/14);
 3. stage1  pretrains a tiny OpenFlamingo on its image-text documents (CLIP frozen, the
            perceiver, cross-attention and a from-scratch LM trainable);
 4. stage2  MultiModal-GPT: stage 1 frozen + LoRA, joint vision-language and language-only
@@ -15,8 +15,15 @@
            writes eval.json and prints the table;
 6. chat    prints a short transcript on a held-out image.
 
-Finished stages are reused when run again; a stage that runs makes every later stage run
-too (``--force stage1`` redoes stage 1 and what follows). Every long step shows progress.
+Every training stage is an ordinary config under configs/demo/ run by tools/train.py;
+this script only orders them and passes each its data folder
+(``train_dataloader.dataset.data_root``), its work dir and the earlier stages' weight
+files (``--cfg-options``). Each stage config exports its final weights into its work dir
+(``ExportWeightsHook``). Finished stages are reused when run again; a stage that runs makes
+every later stage run too (``--force stage1`` redoes stage 1 and what follows). Every long
+step shows progress.
+Errors end in one line (``--debug`` or ``MMGPT_DEBUG=1`` for the traceback); torch's
+threads are capped to the usable cores (``--threads`` or ``MMGPT_NUM_THREADS``).
 """
 from __future__ import annotations
 
@@ -29,6 +36,11 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
+
 STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
 STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
@@ -51,6 +63,10 @@ def parse_args(argv=None):
                         help='a one-minute check of the whole pipeline on a tiny world with a '
                              'few steps per stage (tests the code, not the accuracy; use '
                              'another --work-dir)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads of each stage (default: the usable cores, or '
+                        'MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -59,22 +75,15 @@ def banner(text: str) -> None:
     print(f'\n=== {text} ===', flush=True)
 
 
-def export_weights(work_dir: str, out_path: str) -> None:
-    """Copy the weights of a training run's last checkpoint to a safetensors file."""
-    from mmengine.runner import find_latest_checkpoint
-
-    from mmgpt.models import load_weights_file, save_weights_file
-
-    save_weights_file(load_weights_file(find_latest_checkpoint(work_dir)), out_path)
-
-
-def train(config: str, work_dir: str, options: list) -> None:
+def train(config: str, work_dir: str, options: list, threads: int | None = None) -> None:
     """Run tools/train.py in a child process; stop the demo if it fails."""
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config, '--work-dir',
-           work_dir, '--cfg-options', *options]
+           work_dir] + ([f'--threads={threads}'] if threads else []) + ['--cfg-options',
+                                                                      *options]
     result = subprocess.run(cmd)
     if result.returncode != 0:
-        raise SystemExit(f'training failed ({result.returncode}): {" ".join(cmd)}')
+        raise SystemExit(f'demo.py: error: training failed ({result.returncode}): '
+                         f'{" ".join(cmd)} (hint: its error is printed above)')
 
 
 class Demo:
@@ -92,6 +101,7 @@ class Demo:
         self.eval_json = os.path.join(self.root, 'eval.json')
         self.eval_per_task = 2 if args.smoke else args.eval_per_task
         self.smoke = args.smoke
+        self.threads = args.threads
         self.force = STAGES.index(args.force) if args.force else len(STAGES)
 
     def done(self, stage: str, marker: str) -> bool:
@@ -119,49 +129,35 @@ class Demo:
         print(f'wrote {len(meta["files"])} files to {os.path.relpath(self.data)}')
 
     def train_clip(self):
-        """Stage: pretrain the tiny CLIP."""
-        from mmengine import Config
-        from mmengine.registry import init_default_scope
-
-        from mmgpt.demo.clip_pretrain import pretrain_clip, read_captions
-        from mmgpt.registry import DATASETS
-
+        """Stage 0: pretrain the tiny CLIP (writes stage0/clip_tiny.safetensors)."""
         banner('2/6 stage 0: pretrain a tiny CLIP on the captions (contrastive)')
         if self.done('clip', self.clip_weights):
             return
-        cfg = Config.fromfile(STAGE0_CONFIG)
-        init_default_scope('mmgpt')
-        datasets = [DATASETS.build(dict(d, data_root=self.data)) for d in cfg.captions]
-        options = dict(cfg.clip_pretrain, steps=5) if self.smoke else cfg.clip_pretrain
-        pretrain_clip(read_captions(datasets), cfg.vision_encoder, cfg.tokenizer,
-                      self.clip_weights, progress=True, **options)
+        smoke = ['train_dataloader.dataset.num_batches=5', 'default_hooks.logger.interval=1']
+        train(STAGE0_CONFIG, self.stage0, self._data_opt() + (smoke if self.smoke else []))
 
     def train_stage1(self):
-        """Stage: pretrain the tiny OpenFlamingo."""
+        """Stage 1: pretrain the tiny OpenFlamingo (writes its weights file)."""
         banner('3/6 stage 1: pretrain a tiny OpenFlamingo (CLIP frozen, the rest trains)')
         if self.done('stage1', self.base_weights):
             return
         train(STAGE1_CONFIG, self.stage1,
               [f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=4, num_lang=1) + self._smoke_opts())
-        export_weights(self.stage1, self.base_weights)
+              + self._data_opt() + self._smoke_opts(), self.threads)
 
     def train_stage2(self):
-        """Stage: MultiModal-GPT joint LoRA tuning."""
+        """Stage 2: MultiModal-GPT joint LoRA tuning (writes the LoRA weights file)."""
         banner('4/6 stage 2: MultiModal-GPT = frozen stage 1 + LoRA, joint instruction tuning')
         if self.done('stage2', self.lora_weights):
             return
         train(STAGE2_CONFIG, self.stage2,
               [f'model.pretrained={self.base_weights}',
                f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opts(num_vl=3, num_lang=1) + self._smoke_opts())
-        export_weights(self.stage2, self.lora_weights)
+              + self._data_opt() + self._smoke_opts(), self.threads)
 
-    def _data_opts(self, num_vl: int, num_lang: int) -> list:
-        """Point every dataset of a stage's config at this demo's data folder."""
-        key = 'train_dataloader.dataset.{}.{}.data_root={}/'
-        return [key.format('vl', i, self.data) for i in range(num_vl)] + \
-            [key.format('lang', i, self.data) for i in range(num_lang)]
+    def _data_opt(self) -> list:
+        """The one setting that points a stage's datasets at this demo's data folder."""
+        return [f'train_dataloader.dataset.data_root={self.data}/']
 
     def _smoke_opts(self) -> list:
         """One epoch, logged every iteration, for ``--smoke``."""
@@ -265,6 +261,7 @@ class Demo:
 def main(argv=None):
     """Run the demo."""
     args = parse_args(argv)
+    set_torch_threads(args.threads)
     start = time.perf_counter()
     demo = Demo(args)
     os.makedirs(demo.root, exist_ok=True)
@@ -276,4 +273,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -15,8 +15,13 @@ NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
+PYTHON=${PYTHON:-python}  # the interpreter of your environment; PYTHON=/path/to/python to choose
 TOOLS_DIR="$(cd "$(dirname "$0")" && pwd)"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "dist_train.sh: error: no Python named '$PYTHON' (hint: activate your environment or set PYTHON=/path/to/python)" >&2
+    exit 2
+fi
+echo "dist_train.sh: $GPUS process(es) per node with $(command -v "$PYTHON") ($("$PYTHON" -c 'import sys; print(sys.version.split()[0])')); PYTHON=... to choose another" >&2
 
 PYTHONPATH="$TOOLS_DIR/..${PYTHONPATH:+:$PYTHONPATH}" \
 exec "$PYTHON" -m torch.distributed.run \

@@ -5,6 +5,15 @@
 
 A single process needs no distributed environment variables; tools/dist_train.sh and
 tools/slurm_train.sh start one process per GPU (or per CPU rank, with gloo).
+
+A mistake (missing file, unknown ``type``, wrong checkpoint...) ends in one line naming it
+and exit status 2; ``--debug`` (or ``MMGPT_DEBUG=1``) shows the traceback. torch uses
+the usable cores divided by the processes of this node (``--threads`` or
+``MMGPT_NUM_THREADS`` to override).
+
+The runner follows the config: a config with a ``strategy`` (DeepSpeed ZeRO or FSDP, e.g.
+configs/mmgpt_joint_zero2.py) runs on MMEngine's ``FlexibleRunner``; any other on
+``MMGPTRunner`` (DDP or one device).
 """
 from __future__ import annotations
 
@@ -15,9 +24,18 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import FlexibleRunner  # noqa: E402
 
 from mmgpt.engine import MMGPTRunner  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_cfg_options_argument,
+    add_debug_argument,
+    load_config,
+    run_cli,
+)
+from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,11 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--amp', action='store_true',
         help='mixed precision on GPU: bf16 autocast (optim_wrapper.dtype=float16 for fp16 '
         'with a dynamic loss scaler), frozen weights stored in the same half precision')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config keys, e.g. train_dataloader.num_workers=2')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none',
                         help='job launcher')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch threads per process (default: usable cores / processes '
+                        'on this node, or MMGPT_NUM_THREADS)')
+    add_debug_argument(parser)
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
                         help=argparse.SUPPRESS)  # torch.distributed.launch compatibility
     args = parser.parse_args(argv)
@@ -64,7 +84,7 @@ def enable_amp(cfg: Config) -> None:
     import torch
 
     if not torch.cuda.is_available():
-        raise SystemExit('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
+        raise ValueError('--amp needs a CUDA GPU (MMEngine AmpOptimWrapper); drop --amp on CPU')
     wrapper = cfg.optim_wrapper
     dtype = wrapper.get('dtype', 'bfloat16')
     wrapper.type = 'AmpOptimWrapper'
@@ -72,7 +92,7 @@ def enable_amp(cfg: Config) -> None:
     wrapper.loss_scale = 'dynamic' if dtype in ('float16', 'fp16') else None
     if wrapper.loss_scale is None:
         wrapper.pop('loss_scale')
-    cfg.frozen_dtype = dtype  # read by MMGPTRunner.wrap_model (mmgpt.engine.cast_frozen_to)
+    cfg.model.frozen_dtype = dtype  # MultiModalGPT casts its frozen weights (cast_frozen_to)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -91,6 +111,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if cfg.get('strategy') is not None:
+            raise SystemExit(
+                f'--amp is for DDP configs; {args.config} has a strategy, whose precision is '
+                'in the config (DeepSpeed: strategy.bf16; FSDP: optim_wrapper.dtype and '
+                'strategy.frozen_dtype)')
         enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
@@ -102,13 +127,28 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> None:
     """Build the runner from the config and train."""
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    set_torch_threads(args.threads)
+    cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
-    runner = MMGPTRunner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg).train()
+
+
+def build_runner(cfg: Config):
+    """``FlexibleRunner`` for a config with a ``strategy``, else ``MMGPTRunner``.
+
+    Args:
+        cfg (Config): The merged config.
+
+    Returns:
+        The runner, not yet training.
+    """
+    if cfg.get('strategy') is None:
+        return MMGPTRunner.from_cfg(cfg)
+    # FlexibleRunner builds the strategy before it sets the default scope: set it first
+    # so that `type='MMGPTDeepSpeedStrategy'` resolves in mmgpt's registry.
+    init_default_scope(cfg.get('default_scope', 'mmgpt'))
+    return FlexibleRunner.from_cfg(cfg)
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_cli(main))

@@ -22,6 +22,9 @@ model = dict(
     freeze=True,
     unfrozen=(r'^flamingo\.(perceiver|lang_encoder)\.',),
     cross_attn_gate_init=1.0,  # a random LM has nothing to protect: open the gates
+    # OpenFlamingo's plain interleaved form: the pipeline (and a chat with this model)
+    # uses it; stage 2 is tuned in the default 'mmgpt' instruction template.
+    template='openflamingo_interleaved',
 )
 
 # Pretraining text, as OpenFlamingo's: image-grounded text in the plain form (the
@@ -33,16 +36,15 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=0, persistent_workers=False, pin_memory=False,
     sampler=dict(type='JointSampler', vl_per_iter=24, lang_per_iter=8),
-    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(
         type='JointDataset',
+        data_root=_base_.shapes_root,  # the demo's data folder, for every entry below
         vl=[_base_.shapes_captions, _base_.shapes_detail, _base_.shapes_qa,
             _base_.shapes_dialog],
         lang=[_base_.shapes_dolly],
         pipeline=[
-            dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-            dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=64,
-                 template='openflamingo_interleaved'),
+            dict(type='LoadConversationImage'),
+            dict(type='TokenizeConversation', max_length=64),
             dict(type='PackInputs'),
         ]))
 
@@ -62,3 +64,8 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(interval=1000, max_keep_ckpts=1, save_last=True),
 )
+custom_hooks = [
+    dict(type='TokenThroughputHook'),
+    # the trained weights, read by the next stage / the chat tool and the evaluation
+    dict(type='ExportWeightsHook', filename='openflamingo_tiny.safetensors'),
+]

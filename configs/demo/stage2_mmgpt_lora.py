@@ -5,7 +5,7 @@
 # language-only (Dolly-style) instructions in the one template, with gradient
 # accumulation 16 and a cosine schedule.
 #   python tools/train.py configs/demo/stage2_mmgpt_lora.py
-# (tools/demo.py runs it after stage 1 and exports stage 1's weights to `pretrained`.)
+# (tools/demo.py runs it after stage 1, whose ExportWeightsHook wrote `pretrained`.)
 _base_ = [
     '../_base_/models/mmgpt_tiny_shapes.py',
     '../_base_/datasets/mmgpt_joint_data.py',
@@ -30,15 +30,15 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0, persistent_workers=False, pin_memory=False,
     sampler=dict(type='JointSampler', vl_per_iter=4, lang_per_iter=4),
-    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(
         type='JointDataset',
+        data_root=_base_.shapes_root,  # the demo's data folder, for every entry below
         vl=[dict(_base_.shapes_detail, sample=1000), dict(_base_.shapes_qa, sample=2500),
             dict(_base_.shapes_dialog, sample=1000)],
         lang=[_base_.shapes_dolly],
         pipeline=[
-            dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-            dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=256),
+            dict(type='LoadConversationImage'),
+            dict(type='TokenizeConversation', max_length=256),
             dict(type='PackInputs'),
         ]))
 
@@ -55,3 +55,8 @@ default_hooks = dict(
     logger=dict(interval=160),
     checkpoint=dict(interval=800, max_keep_ckpts=1, save_last=True),
 )
+custom_hooks = [
+    dict(type='TokenThroughputHook'),
+    # the trained weights, read by the next stage / the chat tool and the evaluation
+    dict(type='ExportWeightsHook', filename='mmgpt_lora.safetensors'),
+]

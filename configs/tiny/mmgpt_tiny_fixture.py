@@ -1,6 +1,7 @@
 # The recipe of configs/mmgpt_joint.py with the tiny model (random init, no download), for
-# CPU tests and smoke runs. It reads the same data/ tree as the paper's config; the tests
-# write a miniature of that tree (tests/test_engine/fixtures.py) and run from its folder:
+# CPU tests and smoke runs. It reads the same data/ tree as the paper's config; write a
+# miniature of that tree first (the tests do the same in a temporary folder). From the repo root:
+#   python tools/make_fixture_data.py
 #   python tools/train.py configs/tiny/mmgpt_tiny_fixture.py --work-dir work_dirs/tiny
 _base_ = [
     '../_base_/models/mmgpt_tiny.py',
@@ -11,10 +12,9 @@ _base_ = [
 
 train_dataloader = dict(
     num_workers=0, persistent_workers=False, pin_memory=False,
-    collate_fn=dict(pad_token_id=514),  # tiny BPE: 512 + <|endofchunk|>, <image>, <PAD>
     dataset=dict(pipeline=[
-        dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}}),
-        dict(type='TokenizeConversation', tokenizer={{_base_.tokenizer}}, max_length=128),
+        dict(type='LoadConversationImage'),
+        dict(type='TokenizeConversation', max_length=128),
         dict(type='PackInputs'),
     ]))
 

@@ -11,6 +11,7 @@ from .collate import mmgpt_collate
 from .dolly import DollyDataset
 from .joint import JointDataset
 from .llava import LlavaDataset, LlavaDialDataset
+from .model_inputs import MODEL_ARGUMENTS, bind_model_config, register_model_arguments
 from .nlvr import NLVRv1Dataset, NLVRv2Dataset
 from .ocr_vqa import OCRVQADataset
 from .prompts import CAPTION_REQUESTS
@@ -22,7 +23,8 @@ from .vqa import CLEVRDataset, GQADataset, VQADataset
 
 __all__ = []
 __all__ += ['mmgpt_collate', 'JointDataset', 'JointSampler', 'LoadConversationImage',
-            'PackInputs', 'TokenizeConversation']
+            'PackInputs', 'TokenizeConversation', 'MODEL_ARGUMENTS', 'bind_model_config',
+            'register_model_arguments']
 __all__ += ['AnnotationError', 'ConversationDataset', 'CAPTION_REQUESTS', 'LlavaDataset',
             'LlavaDialDataset', 'CcSbuAlignDataset', 'AOKVQADataset', 'COCOCaptionDataset',
             'OCRVQADataset', 'VQADataset', 'GQADataset', 'CLEVRDataset', 'NLVRv1Dataset',

@@ -32,8 +32,8 @@ from mmengine.logging import print_log
 from mmengine.utils import is_abs
 
 __all__ = [
-    'AnnotationError', 'RecordError', 'RecordRef', 'ConversationDataset', 'make_turn',
-    'get_field', 'get_list', 'get_text', 'pick',
+    'AnnotationError', 'EmptyDatasetError', 'SampleLoadError', 'RecordError', 'RecordRef',
+    'ConversationDataset', 'make_turn', 'get_field', 'get_list', 'get_text', 'pick',
 ]
 
 MODALITIES = ('vl', 'lang')
@@ -51,6 +51,14 @@ class AnnotationError(ValueError):
     JSON list, the key in a JSON object, or the 1-based line of a JSONL file) and what
     was expected there, for up to ``max_errors`` records.
     """
+
+
+class EmptyDatasetError(ValueError):
+    """A dataset has no conversation left after reading its files; says which and why."""
+
+
+class SampleLoadError(ValueError):
+    """Too many samples of a dataset could not be loaded (broken images, nothing to learn)."""
 
 
 class RecordError(Exception):
@@ -272,6 +280,12 @@ class ConversationDataset(BaseDataset):
             record's draw does not depend on the others. Defaults to 0.
         max_errors (int): Bad records listed in an :class:`AnnotationError`; the rest
             are counted. Defaults to 20.
+        max_skipped (int | float): Samples whose pipeline returns None (unreadable
+            image, nothing supervised) are replaced by a random other sample and counted;
+            past this many in one process (a float: this fraction of the dataset), a
+            :class:`SampleLoadError` names the dataset, its files and the last failures.
+            ``max_refetch`` failures in a row (``BaseDataset``'s, default 1000) end the
+            same way. Defaults to 0.5.
         lazy_init (bool): Defer reading the files to the first access. Defaults to
             False.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments (``indices``,
@@ -302,6 +316,7 @@ class ConversationDataset(BaseDataset):
                  sample_seed: int = 0,
                  seed: int = 0,
                  max_errors: int = 20,
+                 max_skipped: int | float = 0.5,
                  lazy_init: bool = False,
                  **kwargs):
         files = [ann_file] if isinstance(ann_file, str) else list(ann_file)
@@ -316,6 +331,10 @@ class ConversationDataset(BaseDataset):
         self.sample_seed = sample_seed
         self.seed = seed
         self.max_errors = max_errors
+        self.max_skipped = max_skipped
+        self.num_skipped = 0  # in this process
+        self._last_failures: list[str] = []
+        self.last_index: int | None = None  # the index __getitem__ last returned
         super().__init__(
             ann_file='', data_root=data_root, data_prefix={'img_path': img_prefix},
             pipeline=list(pipeline), lazy_init=lazy_init, **kwargs)
@@ -453,21 +472,41 @@ class ConversationDataset(BaseDataset):
         errors = _ErrorLog(type(self).__name__, self.max_errors)
         conversations: list[dict] = []
         skipped: list[str] = []
+        num_records = left_out = 0
         for path in self.ann_files:
             for ref, record in self._read(path, errors):
+                num_records += 1
                 try:
                     parsed = self.parse(record, ref)
                 except RecordError as e:
                     errors.add(path, ref.location, str(e))
                     continue
-                for conv in self._as_list(parsed):
+                parsed = self._as_list(parsed)
+                left_out += not parsed
+                for conv in parsed:
                     if not self.has_targets(conv):
                         skipped.append(f'{path}: {ref.location}')
                     else:
                         conversations.append(conv)
         errors.raise_if_any()
         self._warn_skipped(skipped)
-        return self._subset(conversations)
+        conversations = self._subset(conversations)
+        if not conversations:
+            self._raise_empty(num_records, left_out, len(skipped))
+        return conversations
+
+    def _raise_empty(self, num_records: int, left_out: int, num_skipped: int) -> None:
+        """Raise :class:`EmptyDatasetError` saying why nothing is left."""
+        files = ', '.join(self.ann_files)
+        if not num_records:
+            why = 'the file(s) hold no records'
+        elif self.sample == 0:
+            why = 'sample=0 keeps none'
+        else:
+            why = (f'all {num_records} record(s) were left out: {left_out} by '
+                   f'{type(self).__name__}.parse (another split or a filter of the format), '
+                   f'{num_skipped} conversation(s) with an empty response')
+        raise EmptyDatasetError(f'{type(self).__name__}: no conversations in {files}: {why}')
 
     def has_targets(self, conversation: dict) -> bool:
         """Whether a conversation has something to learn (every response non-empty);
@@ -520,6 +559,47 @@ class ConversationDataset(BaseDataset):
             else:
                 yield RecordRef(path, f'line {number}', index), record
             index += 1
+
+    # ------------------------------------------------------------------ samples
+    def __getitem__(self, idx: int) -> dict:
+        """The sample ``idx`` after the pipeline; a failed one is replaced and counted.
+
+        Unlike ``BaseDataset.__getitem__`` (which ends in "Cannot find valid image after
+        1000!"), the failures are counted against ``max_skipped`` and the error names
+        the dataset, its files and the samples that failed. :attr:`last_index` is the
+        index of the sample actually returned.
+        """
+        if not self._fully_initialized:
+            self.full_init()
+        if self.test_mode:
+            return super().__getitem__(idx)
+        for _ in range(self.max_refetch + 1):
+            data = self.prepare_data(idx)
+            if data is not None:
+                self.last_index = idx
+                return data
+            self._count_failure(idx)
+            idx = self._rand_another()
+        self._raise_load_error(f'{self.max_refetch + 1} samples in a row could not be loaded')
+
+    def _count_failure(self, idx: int) -> None:
+        self.num_skipped += 1
+        info = self.get_data_info(idx)
+        self._last_failures = (self._last_failures + [
+            f"sample {info.get('id', idx)!r} (image {info.get('image')})"])[-3:]
+        limit = self.max_skipped
+        if isinstance(limit, float):
+            limit = limit * len(self)
+        if self.num_skipped > limit:
+            self._raise_load_error(f'{self.num_skipped} samples skipped in this process, '
+                                   f'more than max_skipped={self.max_skipped} of '
+                                   f'{len(self)}')
+
+    def _raise_load_error(self, what: str):
+        raise SampleLoadError(
+            f"{type(self).__name__} ({', '.join(self.ann_files)}): {what}; last failures: "
+            f"{'; '.join(self._last_failures)}. Check data_root/img_prefix and the image "
+            'files (the warnings above name each one), or raise max_skipped')
 
     def _warn_skipped(self, skipped: list[str]) -> None:
         if not skipped:

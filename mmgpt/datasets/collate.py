@@ -37,18 +37,39 @@ def _vl_batch(samples: list, pad_token_id: int) -> dict:
     return batch
 
 
+def _pad_id(data_batch: Sequence[dict], pad_token_id: int | None) -> int:
+    """The pad id: the one the samples' tokenizer recorded (or the explicit one)."""
+    recorded = {s['pad_token_id'] for s in data_batch if s.get('pad_token_id') is not None}
+    if len(recorded) > 1:
+        raise ValueError(f'samples of one batch were tokenized with different pad ids '
+                         f'{sorted(recorded)}: every dataset must use the model\'s tokenizer')
+    if pad_token_id is None:
+        if not recorded:
+            raise ValueError('mmgpt_collate: the samples carry no pad_token_id (put '
+                             'TokenizeConversation and PackInputs in the pipeline) and none '
+                             'was given')
+        return recorded.pop()
+    if recorded and recorded != {pad_token_id}:
+        raise ValueError(f'collate_fn.pad_token_id={pad_token_id} differs from the '
+                         f'tokenizer\'s pad id {recorded.pop()}; leave it out of the config '
+                         '(it is taken from the tokenizer)')
+    return pad_token_id
+
+
 @FUNCTIONS.register_module()
-def mmgpt_collate(data_batch: Sequence[dict], pad_token_id: int) -> dict:
+def mmgpt_collate(data_batch: Sequence[dict], pad_token_id: int | None = None) -> dict:
     """Split a batch by modality, pad and stack it.
 
-    Config: ``collate_fn=dict(type='mmgpt_collate', pad_token_id=...)`` (MMEngine
-    binds the extra keys with ``functools.partial``). ``Runner.build_dataloader`` looks
-    the name up in MMEngine's root ``FUNCTIONS`` registry, ignoring the default scope,
-    so the function is registered there too; ``'mmgpt.mmgpt_collate'`` also works.
+    Config: ``collate_fn=dict(type='mmgpt_collate')`` (MMEngine binds extra keys with
+    ``functools.partial``). ``Runner.build_dataloader`` looks the name up in MMEngine's
+    root ``FUNCTIONS`` registry, ignoring the default scope, so the function is
+    registered there too; ``'mmgpt.mmgpt_collate'`` also works.
 
     Args:
         data_batch (Sequence[dict]): Samples from ``PackInputs``.
-        pad_token_id (int): The tokenizer's pad id (right padding of ``input_ids``).
+        pad_token_id (int, optional): The pad id for ``input_ids`` (right padding).
+            Defaults to None: the ``pad_token_id`` that ``TokenizeConversation``
+            recorded on the samples (the model's tokenizer's), so configs never copy it.
 
     Returns:
         dict: ``dict(vl=..., lang=...)``, each None when the batch has no sample of that
@@ -56,6 +77,7 @@ def mmgpt_collate(data_batch: Sequence[dict], pad_token_id: int) -> dict:
         ``(B, L)``; mask 0 and label -100 on padding) and ``images``
         (``(B, 1, 1, 3, H, W)`` float). ``lang``: the same without ``images``.
     """
+    pad_token_id = _pad_id(data_batch, pad_token_id)
     by_modality = {'vl': [], 'lang': []}
     for sample in data_batch:
         if sample['modality'] not in by_modality:

@@ -9,17 +9,21 @@ from torch.utils.data import Dataset
 
 from mmgpt.registry import DATASETS
 
+from .base import EmptyDatasetError, SampleLoadError
+
 __all__ = ['JointDataset', 'MODALITIES']
 
 #: The two modalities, in index order: vision-language first, then language-only.
 MODALITIES = ('vl', 'lang')
 
 
-def _build(cfg, pipeline, modality: str):
+def _build(cfg, pipeline, modality: str, position: int, data_root: str | None = None):
     if isinstance(cfg, dict):
         cfg = copy.deepcopy(cfg)
         if pipeline is not None and 'pipeline' not in cfg:
             cfg['pipeline'] = copy.deepcopy(pipeline)
+        if data_root is not None and cfg.get('data_root') is None:
+            cfg['data_root'] = data_root
         dataset = DATASETS.build(cfg)
     else:
         dataset = cfg
@@ -27,6 +31,10 @@ def _build(cfg, pipeline, modality: str):
     if declared != modality:
         raise ValueError(f'{type(dataset).__name__} has modality {declared!r} but is listed '
                          f'under {modality!r} of JointDataset')
+    if len(dataset) == 0:
+        files = getattr(dataset, 'ann_files', None) or getattr(dataset, 'ann_file', '?')
+        raise EmptyDatasetError(f'{type(dataset).__name__} ({modality}[{position}] of '
+                                f'JointDataset) has no samples: {files}')
     return dataset
 
 
@@ -57,14 +65,18 @@ class JointDataset(Dataset):
         lang (list): Language-only dataset configs (or datasets).
         pipeline (list, optional): Pipeline given to every dataset config that has none
             of its own. Defaults to None.
+        data_root (str, optional): ``data_root`` given to every dataset config that has
+            none of its own: one setting points a whole data mix at its folder (the
+            demo's stages use it). Defaults to None.
         max_refetch (int): Retries for datasets that do not refetch themselves.
             Defaults to 1000.
     """
 
     def __init__(self, vl: list = (), lang: list = (), pipeline: list | None = None,
-                 max_refetch: int = 1000) -> None:
-        self.datasets = {m: [_build(c, pipeline, m) for c in cfgs]
+                 data_root: str | None = None, max_refetch: int = 1000) -> None:
+        self.datasets = {m: [_build(c, pipeline, m, i, data_root) for i, c in enumerate(cfgs)]
                          for m, cfgs in zip(MODALITIES, (vl, lang))}
+        self.last_index: int | None = None  # the global index __getitem__ last returned
         self.max_refetch = max_refetch
         self._flat = self.datasets['vl'] + self.datasets['lang']
         self._ends = np.cumsum([len(d) for d in self._flat]).tolist()
@@ -103,8 +115,13 @@ class JointDataset(Dataset):
             dataset, local = self.locate(idx)
             data = dataset[local]
             if data is not None:
+                # a dataset that replaced the sample itself says which one it returned
+                inner = getattr(dataset, 'last_index', None)
+                self.last_index = idx - local + (local if inner is None else inner)
                 return _check_modality(data, modality, dataset, local)
             start = 0 if modality == 'vl' else self._sizes['vl']
             idx = start + np.random.randint(self._sizes[modality])
-        raise RuntimeError(f'no valid {modality} sample after {self.max_refetch} retries; '
-                           'check the image paths and max_length')
+        names = ', '.join(type(d).__name__ for d in self.datasets[modality])
+        raise SampleLoadError(f'JointDataset: no valid {modality} sample after '
+                              f'{self.max_refetch} retries ({names}); check the image paths '
+                              'and max_length')

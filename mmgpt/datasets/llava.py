@@ -41,6 +41,8 @@ def parse_llava_turns(messages: list, max_turns: int | None = None) -> list[dict
     Returns:
         list[dict]: The turns, in order.
     """
+    for position in range(len(messages)):
+        _message(messages, position)  # the speakers first: an odd count may come from them
     if len(messages) % 2:
         raise RecordError(f"key 'conversations': expected human/gpt pairs, got "
                           f'{len(messages)} messages (the last has no answer)')

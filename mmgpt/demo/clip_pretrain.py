@@ -1,10 +1,16 @@
-"""Contrastive (CLIP) pretraining of a small vision tower on image-caption pairs.
+"""Demo stage 0: contrastive (CLIP) pretraining of the tiny vision tower, on the Runner.
 
 MultiModal-GPT starts from OpenFlamingo, whose vision encoder is a CLIP ViT-L/14 that
 OpenAI pretrained contrastively and OpenFlamingo kept frozen. The embedded demo cannot
-download it, so it grows its own CLIP first (stage 0) on the shapes world's captions,
-with open_clip's own model and loss, and then uses it the way OpenFlamingo uses CLIP:
-loaded from its own weights file, frozen.
+download it, so it grows its own CLIP first on the shapes world's captions, with
+open_clip's own model (``open_clip.CLIP``) and loss (``open_clip.ClipLoss``), and then
+uses it the way OpenFlamingo uses CLIP: loaded from its own weights file, frozen.
+
+Stage 0 is an ordinary config (``configs/demo/stage0_clip_pretrain.py``) run by
+``tools/train.py``: :class:`ContrastiveCLIP` is the model, :class:`CaptionBatchDataset`
+the data (one item = one contrastive batch of distinct captions), MMEngine's Runner the
+loop (checkpoints, resume, logging), and ``ExportWeightsHook`` writes the final CLIP where
+stages 1 and 2 read it (``model.vision_encoder.pretrained``).
 
 The text tower reads the captions with the language model's tokenizer; the vision
 encoder config's ``model_cfg.text_cfg`` must have ``vocab_size >= len(tokenizer)``,
@@ -17,14 +23,16 @@ from collections.abc import Sequence
 
 import open_clip
 import torch
-from mmengine.logging import MMLogger
-from PIL import Image
+from mmengine.model import BaseModel
+from torch.utils.data import Dataset
 
-from mmgpt.models import build_clip, save_weights_file
+from mmgpt.datasets import register_model_arguments
+from mmgpt.models import build_clip
+from mmgpt.registry import DATASETS, MODELS
 from mmgpt.tokenizer import build_tokenizer
-from mmgpt.utils.image import build_image_transform
+from mmgpt.utils.image import build_image_transform, read_rgb_image
 
-__all__ = ['read_captions', 'pretrain_clip']
+__all__ = ['read_captions', 'CaptionBatchDataset', 'ContrastiveCLIP', 'check_text_cfg']
 
 
 def read_captions(datasets: Sequence) -> list[tuple[str, str]]:
@@ -46,7 +54,8 @@ def read_captions(datasets: Sequence) -> list[tuple[str, str]]:
     return pairs
 
 
-def _check_text_cfg(text_cfg: dict, tokenizer) -> None:
+def check_text_cfg(text_cfg: dict, tokenizer) -> None:
+    """Refuse a CLIP text tower that cannot read the tokenizer's ids (names the keys)."""
     problems = []
     if text_cfg.get('vocab_size', 0) < len(tokenizer):
         problems.append(f"vocab_size={text_cfg.get('vocab_size')} < {len(tokenizer)} tokens")
@@ -59,104 +68,129 @@ def _check_text_cfg(text_cfg: dict, tokenizer) -> None:
                          + '; '.join(problems))
 
 
-def _encode(tokenizer, text: str, length: int) -> list[int]:
-    ids = tokenizer(text, add_special_tokens=False)['input_ids'][:length - 1]
-    ids.append(tokenizer.eos_token_id)
-    return ids + [tokenizer.pad_token_id] * (length - len(ids))
+def _text_cfg(vision_encoder: dict) -> dict:
+    if vision_encoder.get('model_cfg') is None:
+        raise ValueError('CLIP pretraining needs a vision encoder config with a model_cfg '
+                         '(both towers)')
+    return dict(vision_encoder['model_cfg'].get('text_cfg') or {})
 
 
-def pretrain_clip(pairs: Sequence[tuple[str, str]], vision_encoder: dict, tokenizer: dict,
-                  out_file: str, steps: int = 400, batch_size: int = 48, lr: float = 2e-3,
-                  weight_decay: float = 0.1, warmup: float = 0.1, seed: int = 0,
-                  progress: bool = False) -> dict:
-    """Train a CLIP contrastively and save it as a safetensors file.
+@DATASETS.register_module()
+class CaptionBatchDataset(Dataset):
+    """Contrastive batches of distinct captions, each with one of its images.
 
-    Each batch holds distinct captions (one random image each), so the contrastive loss
-    never treats two images with the same caption as negatives of each other.
+    Item ``i`` is a whole batch: ``batch_size`` distinct captions drawn with a generator
+    seeded by ``(seed, i)``, each with one of its images drawn at random, so the
+    contrastive loss never treats two images with the same caption as negatives. Use it
+    with ``batch_size=1`` and ``collate_fn=dict(type='pseudo_collate')``; items are
+    deterministic by index, so a resumed run sees the same batches.
 
     Args:
-        pairs: ``(image path, caption)`` pairs (see :func:`read_captions`).
-        vision_encoder (dict): The vision encoder config with a ``model_cfg`` (both towers);
-            ``pretrained`` is ignored (training starts from random weights).
-        tokenizer (dict): The tokenizer config the text tower reads captions with.
-        out_file (str): Where to write the CLIP weights (``.safetensors``); the file is the
-            ``pretrained`` of the same vision encoder config afterwards.
-        steps (int): Optimizer steps. Defaults to 400.
-        batch_size (int): Captions per batch (at most the number of distinct captions).
+        captions (list[dict]): Caption dataset configs (e.g. ``CcSbuAlignDataset``).
+        vision_encoder (dict): The model's tower config (its image preprocessing and
+            ``model_cfg.text_cfg.context_length``); filled in from the model config.
+        tokenizer (dict): The model's tokenizer config; filled in from the model config.
+        data_root (str, optional): Given to every caption config without one.
+        batch_size (int): Captions per batch, at most the number of distinct captions.
             Defaults to 48.
-        lr (float): Peak AdamW learning rate (one-cycle: warm-up, then cosine). Defaults
-            to 2e-3.
-        weight_decay (float): AdamW weight decay. Defaults to 0.1.
-        warmup (float): Share of the steps that warm up. Defaults to 0.1.
-        seed (int): Seed of the initialisation and the batches. Defaults to 0.
-        progress (bool): Show a tqdm bar. Defaults to False.
-
-    Returns:
-        dict: ``loss`` (mean of the last 20 steps), ``first_loss``, ``retrieval`` (share of
-        the training images whose own caption scores highest among the distinct captions),
-        ``num_pairs`` and ``num_captions``.
+        num_batches (int): Items (= training iterations of one epoch). Defaults to 800.
+        seed (int): Seed of the draws. Defaults to 0.
     """
-    from tqdm import tqdm
 
-    if not str(out_file).endswith('.safetensors'):
-        raise ValueError(f'out_file must end in .safetensors, got {out_file!r}')
-    if not pairs:
-        raise ValueError('no (image, caption) pairs to pretrain CLIP on')
-    if vision_encoder.get('model_cfg') is None:
-        raise ValueError('pretrain_clip needs a vision encoder config with a model_cfg')
-    tok = build_tokenizer(tokenizer)
-    text_cfg = dict(vision_encoder['model_cfg'].get('text_cfg') or {})
-    _check_text_cfg(text_cfg, tok)
-    length = int(text_cfg.get('context_length', 77))
+    def __init__(self, captions: list, vision_encoder: dict | None = None,
+                 tokenizer: dict | None = None, data_root: str | None = None,
+                 batch_size: int = 48, num_batches: int = 800, seed: int = 0) -> None:
+        if vision_encoder is None or tokenizer is None:
+            raise ValueError('CaptionBatchDataset needs the model\'s vision_encoder and '
+                             'tokenizer: build it with bind_model_config(cfg, cfg.model)')
+        datasets = [DATASETS.build(dict(c, data_root=c.get('data_root') or data_root))
+                    for c in captions]
+        pairs = read_captions(datasets)
+        if not pairs:
+            raise ValueError('no (image, caption) pairs to pretrain CLIP on in '
+                             f'{[c.get("ann_file") for c in captions]} under {data_root!r}')
+        self.tokenizer = build_tokenizer(tokenizer)
+        text_cfg = _text_cfg(vision_encoder)
+        check_text_cfg(text_cfg, self.tokenizer)
+        self.context_length = int(text_cfg.get('context_length', 77))
+        self.transform = build_image_transform(vision_encoder)
+        self.by_caption: dict[str, list[str]] = {}
+        for path, caption in pairs:
+            self.by_caption.setdefault(caption, []).append(path)
+        self.captions = list(self.by_caption)
+        self.num_pairs = len(pairs)
+        self.batch_size = min(batch_size, len(self.captions))
+        self.num_batches, self.seed = num_batches, seed
+        self._images: dict[str, torch.Tensor] = {}
 
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    clip = build_clip(dict(vision_encoder, pretrained=None), output_dict=True)
-    transform = build_image_transform(vision_encoder)
-    paths = sorted({path for path, _ in pairs})
-    index = {path: i for i, path in enumerate(paths)}
-    images = torch.stack([transform(Image.open(p).convert('RGB')) for p in
-                          tqdm(paths, desc='load images', disable=not progress)])
-    by_caption: dict[str, list[int]] = {}
-    for path, caption in pairs:
-        by_caption.setdefault(caption, []).append(index[path])
-    captions = list(by_caption)
-    texts = torch.tensor([_encode(tok, c, length) for c in captions])
-    batch_size = min(batch_size, len(captions))
+    def __len__(self) -> int:
+        return self.num_batches
 
-    optimizer = torch.optim.AdamW(clip.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=steps, pct_start=warmup)
-    loss_fn = open_clip.ClipLoss()
-    losses = []
-    clip.train()
-    bar = tqdm(range(steps), desc='CLIP pretraining', disable=not progress)
-    for _ in bar:
-        chosen = rng.sample(range(len(captions)), batch_size)
-        image_ids = [rng.choice(by_caption[captions[c]]) for c in chosen]
-        out = clip(images[image_ids], texts[chosen])
-        loss = loss_fn(out['image_features'], out['text_features'], out['logit_scale'])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f'{losses[-1]:.3f}')
+    def encode(self, text: str) -> list[int]:
+        """Caption ids: the text, EOS, then padding to the context length."""
+        tok = self.tokenizer
+        ids = tok(text, add_special_tokens=False)['input_ids'][:self.context_length - 1]
+        ids.append(tok.eos_token_id)
+        return ids + [tok.pad_token_id] * (self.context_length - len(ids))
 
-    clip.eval()
-    with torch.no_grad():
-        text_features = clip.encode_text(texts, normalize=True)
-        correct = 0
-        for start in range(0, len(paths), 256):
-            feats = clip.encode_image(images[start:start + 256], normalize=True)
-            best = (feats @ text_features.T).argmax(-1).tolist()
-            correct += sum(image in by_caption[captions[caption]]
-                           for image, caption in enumerate(best, start))
-    metrics = dict(loss=sum(losses[-20:]) / len(losses[-20:]), first_loss=losses[0],
-                   retrieval=correct / len(paths), num_pairs=len(pairs),
-                   num_captions=len(captions))
-    save_weights_file(clip.state_dict(), out_file)
-    MMLogger.get_current_instance().info(
-        'CLIP pretraining: loss {first_loss:.3f} -> {loss:.3f}, training retrieval '
-        '{retrieval:.1%} over {num_captions} captions'.format(**metrics))
-    return metrics
+    def image(self, path: str) -> torch.Tensor:
+        """The preprocessed image (cached: the demo's images are tiny)."""
+        if path not in self._images:
+            self._images[path] = self.transform(read_rgb_image(path))
+        return self._images[path]
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < self.num_batches:
+            raise IndexError(f'batch {index} out of range ({self.num_batches})')
+        rng = random.Random(self.seed * 1_000_003 + index)
+        chosen = rng.sample(self.captions, self.batch_size)
+        paths = [rng.choice(self.by_caption[c]) for c in chosen]
+        return dict(images=torch.stack([self.image(p) for p in paths]),
+                    texts=torch.tensor([self.encode(c) for c in chosen]))
+
+
+register_model_arguments('CaptionBatchDataset', dict(vision_encoder='vision_encoder',
+                                                     tokenizer='tokenizer'))
+
+
+@MODELS.register_module()
+class ContrastiveCLIP(BaseModel):
+    """open_clip's ``CLIP`` (both towers) trained with open_clip's ``ClipLoss``.
+
+    Args:
+        vision_encoder (dict): The tower config with a ``model_cfg`` (both towers), the
+            same dict the later stages use; ``pretrained`` is ignored here (training starts
+            from random weights).
+        tokenizer (dict): The tokenizer the text tower reads captions with (checked
+            against ``model_cfg.text_cfg``).
+        data_preprocessor (dict, optional): MMEngine data preprocessor config.
+    """
+
+    def __init__(self, vision_encoder: dict, tokenizer: dict,
+                 data_preprocessor: dict | None = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor)
+        check_text_cfg(_text_cfg(vision_encoder), build_tokenizer(tokenizer))
+        self.clip = build_clip(dict(vision_encoder, pretrained=None), output_dict=True)
+        self.loss_fn = open_clip.ClipLoss()
+
+    @staticmethod
+    def _cat(value) -> torch.Tensor:
+        return torch.cat(list(value)) if isinstance(value, (list, tuple)) else value
+
+    def forward(self, images, texts, mode: str = 'loss', data_samples=None):
+        """'loss': ``dict(loss=ClipLoss)``; 'predict' / 'tensor': image-to-caption scores.
+
+        Args:
+            images: ``(B, 3, H, W)``, or a list of such batches (``pseudo_collate``).
+            texts: ``(B, context_length)`` caption ids, or a list of such batches.
+            mode (str): 'loss', 'predict' or 'tensor'.
+            data_samples: Unused (MMEngine signature).
+        """
+        images, texts = self._cat(images), self._cat(texts)
+        out = self.clip(images, texts)
+        if mode == 'loss':
+            return dict(loss=self.loss_fn(out['image_features'], out['text_features'],
+                                          out['logit_scale']))
+        if mode in ('predict', 'tensor'):
+            return out['image_features'] @ out['text_features'].T
+        raise ValueError(f"mode must be 'loss', 'predict' or 'tensor', got {mode!r}")

@@ -42,6 +42,18 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         """
         self._resume_rng_state = state
 
+    def run(self):
+        """Train; first tell the optimizer wrapper where accumulation windows fall.
+
+        MMEngine's ``Runner`` does this before the loop, its ``FlexibleRunner`` (DeepSpeed,
+        FSDP) does not: there, the last partial window of the epoch would never be
+        stepped and its loss factor would be wrong. Doing it twice is harmless.
+        """
+        wrapper = self.runner.optim_wrapper
+        if hasattr(wrapper, 'initialize_count_status'):
+            wrapper.initialize_count_status(self.runner.model, self._iter, self._max_iters)
+        return super().run()
+
     def run_epoch(self) -> None:
         """Iterate one epoch, skipping the batches trained before a resume."""
         self.runner.call_hook('before_train_epoch')

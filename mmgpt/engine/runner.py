@@ -6,33 +6,63 @@ import re
 
 import torch
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
-from mmengine.runner.checkpoint import _load_checkpoint
+from mmengine.runner import CheckpointLoader, Runner
 
+from mmgpt.datasets import bind_model_config
 from mmgpt.models import load_weights_file
 from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
-from .precision import cast_frozen_to
+from .resume import check_checkpoint_readable, find_resume_checkpoint
 
 __all__ = ['MMGPTRunner']
 
 
 @RUNNERS.register_module()
 class MMGPTRunner(Runner):
-    """MMEngine's ``Runner`` with three narrow overrides.
+    """MMEngine's ``Runner`` with narrow overrides of public methods.
 
     * :meth:`load_checkpoint` (used by ``load_from`` and resume) hands the weights to
       the model's own ``load_state_dict(strict=True)``. MMEngine's loader walks every
       submodule with ``_load_from_state_dict`` and would report each frozen weight as
       missing, whereas our checkpoints hold only the trainable weights and the model
       checks exactly those keys, naming any unknown or missing one.
+    * :meth:`build_dataloader` gives the pipeline the model config's tokenizer, template
+      and vision encoder (:func:`mmgpt.datasets.bind_model_config`): they are declared
+      once, in ``model``.
     * :meth:`setup_env` initialises a gloo process group when launched without CUDA,
       where MMEngine's ``init_dist`` fails (see :func:`mmgpt.engine.init_cpu_dist`).
-    * :meth:`wrap_model` casts the frozen weights to ``cfg.frozen_dtype`` (set by
-      ``tools/train.py --amp`` on GPU) *before* the model is moved to the device, and
-      uses ``device_ids=None`` for DDP on CPU.
+    * :meth:`wrap_model` uses ``device_ids=None`` for DDP on CPU. (Half-precision frozen
+      weights are the model's own argument, ``model.frozen_dtype``.)
+    * :meth:`resume` sets :attr:`resuming` while it loads, so that the checkpoint hook
+      hands the saved RNG state to the train loop only on resume (not on ``load_from``).
+    * :meth:`load_or_resume` picks the checkpoint of ``--resume`` with
+      :func:`mmgpt.engine.resume.find_resume_checkpoint` (``last_checkpoint`` relative to
+      the work dir; an unreadable latest checkpoint is named and the newest readable one
+      used) and checks that a given one is readable before anything is built from it.
     """
+
+    #: True while :meth:`resume` loads a checkpoint.
+    resuming = False
+
+    #: MMGPTCheckpointHook writes ``last_checkpoint`` relative to the work dir for us.
+    resolves_relative_checkpoint_pointer = True
+
+    def load_or_resume(self) -> None:
+        """Resolve the checkpoint to resume from, then load or resume as MMEngine does."""
+        if not self._has_loaded and self._resume:
+            if self._load_from is None:
+                self._load_from = find_resume_checkpoint(self.work_dir)
+                if self._load_from is None:
+                    self.logger.info(f'--resume: no checkpoint in {self.work_dir}; '
+                                     'starting from scratch')
+                    self._resume = False
+                else:
+                    self.logger.info(f'Auto resumed from the latest checkpoint {self._load_from}.')
+            elif '://' not in self._load_from:  # a local file (URLs are MMEngine's)
+                check_checkpoint_readable(self._load_from)
+        self.resume_checkpoint = self._load_from if self._resume else None
+        super().load_or_resume()
 
     def setup_env(self, env_cfg: dict) -> None:
         """Initialise gloo on CPU-only machines, then set up as MMEngine does."""
@@ -40,11 +70,19 @@ class MMGPTRunner(Runner):
             init_cpu_dist(self.launcher)
         super().setup_env(env_cfg)
 
+    def build_dataloader(self, dataloader, seed: int | None = None,
+                         diff_rank_seed: bool = False):
+        """Bind the pipeline to the model config, then build as MMEngine does.
+
+        (MMEngine's is a static method; its loops call it on the runner instance.)
+        """
+        model_cfg = self.cfg.get('model')
+        if isinstance(dataloader, dict) and isinstance(model_cfg, dict):
+            dataloader = bind_model_config(dataloader, model_cfg)
+        return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+
     def wrap_model(self, model_wrapper_cfg, model):
-        """Cast frozen weights if asked, then wrap (``device_ids=None`` on CPU)."""
-        frozen_dtype = self.cfg.get('frozen_dtype', None)
-        if frozen_dtype is not None and not is_model_wrapper(model):
-            cast_frozen_to(model, frozen_dtype)
+        """Wrap as MMEngine does (``device_ids=None`` for DDP on CPU)."""
         if self.distributed and not torch.cuda.is_available():
             model_wrapper_cfg = copy.deepcopy(model_wrapper_cfg) or dict(
                 type='MMDistributedDataParallel', broadcast_buffers=False,
@@ -73,7 +111,12 @@ class MMGPTRunner(Runner):
         if filename.endswith('.safetensors'):  # exported weights (tools/demo.py, export)
             checkpoint = {'state_dict': load_weights_file(filename)}
         else:
-            checkpoint = _load_checkpoint(filename, map_location=map_location)  # weights_only
+            # MMEngine's public loader (local files, URLs, other backends); torch's
+            # weights_only default applies (the checkpoint hook stores no pickled class)
+            checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+            if not isinstance(checkpoint, dict):
+                raise TypeError(f'{filename} holds a {type(checkpoint).__name__}, not a checkpoint '
+                                'dict')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         state_dict = checkpoint.get('state_dict', checkpoint)
@@ -83,3 +126,14 @@ class MMGPTRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename} ({len(state_dict)} tensors)')
         return checkpoint
+
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True, map_location='default') -> None:
+        """Resume as MMEngine does, with :attr:`resuming` set while loading."""
+        self.resuming = True
+        try:
+            super().resume(filename, resume_optimizer=resume_optimizer,
+                           resume_param_scheduler=resume_param_scheduler,
+                           map_location=map_location)
+        finally:
+            self.resuming = False

@@ -1,4 +1,4 @@
 """Inference: the chat engine shared by tools/chat.py, evaluation and demos."""
-from .chat import ChatEngine, Conversation, GenerationOptions
+from .chat import ChatEngine, ContextLengthError, Conversation, GenerationOptions
 
-__all__ = ['ChatEngine', 'Conversation', 'GenerationOptions']
+__all__ = ['ChatEngine', 'ContextLengthError', 'Conversation', 'GenerationOptions']

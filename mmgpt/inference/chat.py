@@ -21,12 +21,16 @@ from mmengine import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from mmgpt.models import load_weights_file
+from mmgpt.models import load_checkpoint
 from mmgpt.registry import MODELS
 from mmgpt.templates import chat_prompt, encode_segments, get_stop_words, segments_to_text
 from mmgpt.utils.image import build_image_transform, read_rgb_image
 
-__all__ = ['GenerationOptions', 'Conversation', 'ChatEngine']
+__all__ = ['GenerationOptions', 'Conversation', 'ChatEngine', 'ContextLengthError']
+
+
+class ContextLengthError(ValueError):
+    """The question alone (with its image and the new tokens) does not fit the context."""
 
 
 @dataclass
@@ -42,6 +46,8 @@ class GenerationOptions:
         top_p (float): For ``'sample'``, in (0, 1]. Defaults to 1.0.
         repetition_penalty (float): In [1, 5] (1 is off). Defaults to 1.0.
         seed (int, optional): Seed for ``'sample'``. Defaults to None.
+        stop (tuple[str]): Up to 8 more strings that end the answer (each 1 to 256
+            characters), besides EOS and the template's stop words. Defaults to ().
     """
 
     max_new_tokens: int = 128
@@ -52,8 +58,10 @@ class GenerationOptions:
     top_p: float = 1.0
     repetition_penalty: float = 1.0
     seed: int | None = None
+    stop: tuple = ()
 
-    _RANGES = {
+    #: The valid range of each numeric option (user interfaces read their limits here).
+    RANGES = {
         'max_new_tokens': (1, 4096), 'num_beams': (2, 16), 'temperature': (1e-6, 5.0),
         'top_k': (0, 1000), 'top_p': (1e-6, 1.0), 'repetition_penalty': (1.0, 5.0),
     }
@@ -61,13 +69,20 @@ class GenerationOptions:
     def __post_init__(self):
         if self.mode not in ('greedy', 'beam', 'sample'):
             raise ValueError(f"mode must be 'greedy', 'beam' or 'sample', got {self.mode!r}")
-        for name, (low, high) in self._RANGES.items():
+        for name, (low, high) in self.RANGES.items():
             value = getattr(self, name)
             if name in ('max_new_tokens', 'num_beams', 'top_k') and (
                     isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f'{name} must be an integer, got {value!r}')
             if not low <= value <= high:
                 raise ValueError(f'{name} must be in [{low:g}, {high:g}], got {value!r}')
+        if isinstance(self.stop, str):
+            self.stop = (self.stop,)
+        self.stop = tuple(self.stop)
+        if len(self.stop) > 8 or not all(
+                isinstance(w, str) and 1 <= len(w) <= 256 for w in self.stop):
+            raise ValueError(f'stop must be at most 8 strings of 1 to 256 characters, '
+                             f'got {self.stop!r}')
 
     def generate_kwargs(self) -> dict:
         """The ``transformers`` generation arguments for these options."""
@@ -94,11 +109,19 @@ class Conversation:
             it binds to the next question.
         last_prompt (str, optional): The exact prompt text of the last answer (after
             history trimming), with ``<BOS>`` shown.
+        dropped_turns (int): Oldest turns the last answer dropped to fit the context.
+        dropped_images (int): Images among them (the model no longer sees them).
+        last_usage (dict, optional): Of the last answer: ``prompt_tokens``,
+            ``completion_tokens`` and ``finish_reason`` (``'stop'`` at EOS or a stop
+            string, ``'length'`` at ``max_new_tokens``).
     """
 
     turns: list = field(default_factory=list)
     pending_image: Image.Image | None = None
     last_prompt: str | None = None
+    dropped_turns: int = 0
+    dropped_images: int = 0
+    last_usage: dict | None = None
 
     def add_image(self, image) -> None:
         """Add an image (a path or a PIL image); the next question is about it."""
@@ -111,6 +134,7 @@ class Conversation:
         self.turns.clear()
         self.pending_image = None
         self.last_prompt = None
+        self.last_usage = None
 
     @property
     def images(self) -> list:
@@ -201,22 +225,27 @@ class ChatEngine:
 
     Args:
         model: A :class:`mmgpt.models.MultiModalGPT` (its trained weights loaded).
-        image_transform: Maps an RGB PIL image to a ``(3, H, W)`` tensor (the tower's
-            own preprocessing, :func:`mmgpt.utils.image.build_image_transform`).
-        template (str): Template name. Defaults to ``'mmgpt'``.
+        image_transform (callable, optional): Maps an RGB PIL image to a ``(3, H, W)``
+            tensor. Defaults to None: the model's vision tower's own preprocessing
+            (:func:`mmgpt.utils.image.build_image_transform` of
+            ``model.vision_encoder_cfg``).
+        template (str, optional): Template name. Defaults to None: the model's
+            (``model.template``, declared in the model config), the one it was trained in.
         max_context (int, optional): Prompt + answer token budget; older turns are
             dropped to fit. Defaults to the language model's ``max_position_embeddings``.
     """
 
-    def __init__(self, model, image_transform, template: str = 'mmgpt',
+    def __init__(self, model, image_transform=None, template: str | None = None,
                  max_context: int | None = None):
         self.model = model.eval()
         self.tokenizer = model.tokenizer
+        if image_transform is None:
+            image_transform = build_image_transform(model.vision_encoder_cfg)
         self.image_transform = image_transform
-        self.template = template
+        self.template = template or model.template
         config = model.lang_encoder.config
         self.max_context = max_context or getattr(config, 'max_position_embeddings', 2048)
-        self.stop_words = get_stop_words(template)
+        self.stop_words = get_stop_words(self.template)
         self._lock = threading.Lock()
 
     @classmethod
@@ -227,7 +256,8 @@ class ChatEngine:
         Args:
             config (str | Config): The training config (its ``model`` section).
             checkpoint (str, optional): A checkpoint written by training (trainable
-                weights), loaded strictly. None keeps the configured base.
+                weights) or the MultiModal-GPT release's LoRA checkpoint, loaded
+                strictly (:func:`mmgpt.models.load_checkpoint`). None keeps the base.
             device (str): Defaults to ``'cpu'``.
             **kwargs: More :class:`ChatEngine` arguments.
         """
@@ -235,9 +265,9 @@ class ChatEngine:
         init_default_scope(cfg.get('default_scope', 'mmgpt'))
         model = MODELS.build(cfg.model)
         if checkpoint:
-            model.load_state_dict(load_weights_file(checkpoint), strict=True)
+            load_checkpoint(model, checkpoint)
         model.to(device)
-        return cls(model, build_image_transform(cfg.model.vision_encoder), **kwargs)
+        return cls(model, **kwargs)
 
     def new_conversation(self) -> Conversation:
         """A fresh, empty conversation."""
@@ -248,13 +278,15 @@ class ChatEngine:
         conversation = dict(image=turns[0].get('image') if turns else None, turns=turns)
         return chat_prompt(conversation, self.template)
 
-    def prompt_text(self, conv: Conversation, question: str | None = None) -> str:
+    def prompt_text(self, conv: Conversation, question: str | None = None,
+                    context: str = '') -> str:
         """The exact prompt text the model would get (with ``<BOS>``/``<EOS>`` shown)."""
-        turns = self._pending_turns(conv, question or '')
+        turns = self._pending_turns(conv, question or '', context)
         return segments_to_text(self._render(self._fit(turns, 0)[0]))
 
-    def _pending_turns(self, conv: Conversation, question: str) -> list:
-        turn = dict(instruction=question, input='', response=None, image=conv.pending_image)
+    def _pending_turns(self, conv: Conversation, question: str, context: str = '') -> list:
+        turn = dict(instruction=question, input=context, response=None,
+                    image=conv.pending_image)
         return conv.turns + [turn]
 
     def _fit(self, turns: list, max_new_tokens: int) -> tuple:
@@ -264,14 +296,14 @@ class ChatEngine:
             if len(ids) + max_new_tokens <= self.max_context:
                 return turns, ids
             if len(turns) == 1:
-                raise ValueError(
+                raise ContextLengthError(
                     f'the question needs {len(ids)} prompt tokens + {max_new_tokens} new '
                     f'tokens, more than the context of {self.max_context}')
             turns = turns[1:]
 
     # --------------------------------------------------------------- generate
     def ask(self, conv: Conversation, question: str, options: GenerationOptions | None = None,
-            stream: Callable[[str], None] | None = None) -> str:
+            stream: Callable[[str], None] | None = None, context: str = '') -> str:
         """Answer ``question`` in ``conv`` and record the turn.
 
         Args:
@@ -279,21 +311,31 @@ class ChatEngine:
             question (str): The user's text; newlines are kept.
             options (GenerationOptions, optional): Defaults to greedy, 128 tokens.
             stream (callable, optional): Called with each new piece of text as it is
-                generated.
+                generated (an exception it raises aborts the generation).
+            context (str): The turn's ``### Input:`` text (extra context for the
+                question). Defaults to '' (no Input section).
 
         Returns:
-            str: The answer (stop strings and EOS removed).
+            str: The answer (stop strings and EOS removed). ``conv.dropped_turns`` and
+            ``conv.dropped_images`` then say what history trimming removed.
+
+        Raises:
+            ValueError: The question alone does not fit the context; ``conv`` is unchanged.
         """
         options = options or GenerationOptions()
-        turns, ids = self._fit(self._pending_turns(conv, question), options.max_new_tokens)
+        pending = self._pending_turns(conv, question, context)
+        turns, ids = self._fit(pending, options.max_new_tokens)
         conv.last_prompt = segments_to_text(self._render(turns))
-        answer = self._generate(turns, ids, options, stream)
+        answer, conv.last_usage = self._generate(turns, ids, options, stream)
         turns[-1]['response'] = answer
+        dropped = pending[:len(pending) - len(turns)]
+        conv.dropped_turns = len(dropped)
+        conv.dropped_images = sum(t.get('image') is not None for t in dropped)
         conv.turns[:] = turns
         conv.pending_image = None
         return answer
 
-    def _generate(self, turns, ids, options, stream) -> str:
+    def _generate(self, turns, ids, options, stream) -> tuple[str, dict]:
         images = [t['image'] for t in turns if t.get('image') is not None]
         device = next(self.model.parameters()).device
         input_ids = torch.tensor([ids], device=device)
@@ -302,17 +344,22 @@ class ChatEngine:
             pixels = torch.stack([self.image_transform(im) for im in images])[None, :, None]
             pixels = pixels.to(device)
         kwargs = options.generate_kwargs()
-        kwargs['stopping_criteria'] = [_StopOnStrings(self.tokenizer, len(ids), self.stop_words)]
+        stop_words = self.stop_words + list(options.stop)
+        kwargs['stopping_criteria'] = [_StopOnStrings(self.tokenizer, len(ids), stop_words)]
         streamer = None
         if stream is not None and options.mode != 'beam':
-            streamer = kwargs['streamer'] = _Streamer(self.tokenizer, stream, self.stop_words,
+            streamer = kwargs['streamer'] = _Streamer(self.tokenizer, stream, stop_words,
                                                       skip=1)
         with self._lock:
             if options.seed is not None:
                 torch.manual_seed(options.seed)
             new = self.model.generate(input_ids, images=pixels, **kwargs)
-        text = _cut_at_stop(self.tokenizer.decode(new[0], skip_special_tokens=True),
-                            self.stop_words).strip()
+        full = self.tokenizer.decode(new[0], skip_special_tokens=True)
+        text = _cut_at_stop(full, stop_words).strip()
         if stream is not None and streamer is None:
             stream(text)
-        return text
+        ended = self.tokenizer.eos_token_id in new[0].tolist() or len(text) < len(full.strip())
+        usage = dict(prompt_tokens=len(ids), completion_tokens=int(new.shape[1]),
+                     finish_reason='stop' if ended or new.shape[1] < options.max_new_tokens
+                     else 'length')
+        return text, usage

@@ -2,7 +2,8 @@
 
 peft's ``inject_adapter_in_model`` adds LoRA layers in place, without a ``PeftModel``
 wrapper: with ``get_peft_model`` the wrapper would receive open_flamingo's
-``lang_encoder._use_cached_vision_x = True`` during generation instead of the LM, and
+``lang_encoder._use_cached_vision_x = True`` (open_flamingo's ``Flamingo.generate``; ours
+sets the LM's ``reuse_conditioned_media``) during generation instead of the LM, and
 cached decoding would silently stop attending to the image (STACK.md).
 """
 from __future__ import annotations

@@ -24,9 +24,11 @@ from open_flamingo.src.helpers import PerceiverResampler
 from torch.nn.modules.module import _IncompatibleKeys
 
 from mmgpt.registry import MODELS
+from mmgpt.templates import DEFAULT_TEMPLATE, get_template
 from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN, build_tokenizer
+from mmgpt.utils.precision import cast_frozen_to, resolve_dtype
 
-from .flamingo_lm import add_flamingo_to_lm, language_only
+from .flamingo_lm import add_flamingo_to_lm, language_only, reusing_media
 from .language_model import build_language_model
 from .lora import PAPER_LORA_TARGETS, add_lora, set_trainable
 from .prediction import predict_samples
@@ -59,12 +61,20 @@ class MultiModalGPT(BaseModel):
             GPT-NeoX, GPT-J, GPT-2) and ``torch_dtype``.
         tokenizer (dict): ``dict(type='pretrained', path=...)`` or
             ``dict(type='tiny_bpe', ...)``.
+        template (str): The instruction template the model is trained and chatted in
+            (a name in :data:`mmgpt.templates.TEMPLATES`). Declared here only: the data
+            pipeline (:func:`mmgpt.datasets.bind_model_config`), the chat engine, the
+            chat hook and evaluation read it from the model. Defaults to ``'mmgpt'``.
         cross_attn_every_n_layers (int): A gated cross-attention block before every
             n-th decoder layer. Defaults to 4 (OpenFlamingo-9B).
         cross_attn (dict, optional): ``GatedCrossAttentionBlock`` sizes (``heads``,
             ``dim_head``, ``ff_mult``). Defaults to None (open_flamingo's 8 x 64, 4).
         perceiver (dict, optional): ``PerceiverResampler`` sizes (``depth``, ``heads``,
             ``dim_head``, ``num_latents``, ``ff_mult``). Defaults to None (6, 8, 64, 64, 4).
+        media_attention (str): Which image a token attends to: ``'preceding'`` (this
+            project: text after ``<image>`` attends to it) or ``'following'`` (the
+            open_flamingo v1 rule the MultiModal-GPT release ran with, to reproduce its
+            answers; see :mod:`mmgpt.models.flamingo_lm`). Defaults to ``'preceding'``.
         cross_attn_gate_init (float): Initial value of every ``attn_gate`` / ``ff_gate``.
             Defaults to 0.0 (OpenFlamingo: tanh(0) = 0 keeps a pretrained LM unchanged at
             the start). Pretraining a random LM from scratch, as the demo's stage 1 does,
@@ -79,23 +89,34 @@ class MultiModalGPT(BaseModel):
             for no LoRA. Defaults to the paper's.
         freeze (bool): Freeze everything except LoRA and ``unfrozen``. Defaults to True.
         unfrozen (tuple): Regexes (``re.search``) of parameter names that train too.
-        gradient_checkpointing (bool): Activation checkpointing of the LM decoder layers.
-            Defaults to False.
+        gradient_checkpointing (bool): Activation checkpointing of every decoder layer
+            together with its gated cross-attention (recomputed in the backward pass;
+            works under DDP, DeepSpeed and FSDP). Defaults to False.
+        frozen_dtype (str, optional): Store the frozen weights in this half precision
+            (``'bfloat16'`` / ``'float16'``), trainable ones stay fp32; set by
+            ``tools/train.py --amp``, and the chat hook generates under autocast to it.
+            Defaults to None (everything fp32).
         generation_cfg (dict, optional): Default ``generate`` arguments.
         data_preprocessor (dict, optional): MMEngine data preprocessor config.
         init_cfg (dict, optional): MMEngine init config.
     """
 
     def __init__(self, vision_encoder: dict, lang_model: dict, tokenizer: dict,
-                 cross_attn_every_n_layers: int = 4, cross_attn: dict | None = None,
-                 perceiver: dict | None = None, cross_attn_gate_init: float = 0.0,
+                 template: str = DEFAULT_TEMPLATE, cross_attn_every_n_layers: int = 4,
+                 cross_attn: dict | None = None, perceiver: dict | None = None,
+                 media_attention: str = 'preceding', cross_attn_gate_init: float = 0.0,
                  pretrained: str | None = None,
                  pretrained_allowed_missing: tuple = OPENFLAMINGO_ALLOWED_MISSING,
                  lora: dict | None = PAPER_LORA, freeze: bool = True, unfrozen: tuple = (),
-                 gradient_checkpointing: bool = False, generation_cfg: dict | None = None,
+                 gradient_checkpointing: bool = False, frozen_dtype: str | None = None,
+                 generation_cfg: dict | None = None,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         logger = MMLogger.get_current_instance()
+        #: The template name (validated), and the vision tower config that fixes the
+        #: image preprocessing: what chat and evaluation must match.
+        self.template = get_template(template).name
+        self.vision_encoder_cfg = dict(vision_encoder)
         self.tokenizer = build_tokenizer(tokenizer)
         self.media_token_id = self.tokenizer.convert_tokens_to_ids(MEDIA_TOKEN)
         lm = build_language_model(lang_model, vocab_size=len(self.tokenizer))
@@ -106,6 +127,7 @@ class MultiModalGPT(BaseModel):
             eoc_token_id=self.tokenizer.convert_tokens_to_ids(EOC_TOKEN),
             media_token_id=self.media_token_id, vis_dim=vis_dim,
             cross_attn_every_n_layers=cross_attn_every_n_layers)
+        lm.set_media_attention(media_attention)
         if perceiver:
             self.flamingo.perceiver = PerceiverResampler(dim=vis_dim, **perceiver)
         if cross_attn_gate_init:
@@ -114,9 +136,9 @@ class MultiModalGPT(BaseModel):
                     if block is not None:
                         block.attn_gate.fill_(cross_attn_gate_init)
                         block.ff_gate.fill_(cross_attn_gate_init)
-        if gradient_checkpointing:
-            lm.gradient_checkpointing_enable(
-                gradient_checkpointing_kwargs=dict(use_reentrant=False))
+        # Each decoder layer with its gated cross-attention, recomputed in the backward
+        # pass (transformers' own switch would leave the cross-attention out).
+        lm.set_activation_checkpointing(gradient_checkpointing)
         if pretrained:
             self.load_pretrained_flamingo(pretrained, pretrained_allowed_missing)
             logger.info(f'loaded pretrained Flamingo weights from {pretrained}')
@@ -127,6 +149,10 @@ class MultiModalGPT(BaseModel):
                 lora.get('r', 16), sum(map(len, adapted.values())), ', '.join(adapted)))
         set_trainable(self, freeze=freeze, unfrozen=unfrozen, logger=logger)
         self._trainable = tuple(n for n, p in self.named_parameters() if p.requires_grad)
+        #: The dtype of the frozen weights (None: fp32), see ``frozen_dtype``.
+        self.frozen_dtype = frozen_dtype and str(resolve_dtype(frozen_dtype)).split('.')[-1]
+        if self.frozen_dtype:
+            cast_frozen_to(self, self.frozen_dtype)
         self.generation_cfg = dict(max_new_tokens=64, do_sample=False)
         self.generation_cfg.update(generation_cfg or {})
 
@@ -205,8 +231,10 @@ class MultiModalGPT(BaseModel):
         # The CLIP tower is frozen in MultiModal-GPT (open_flamingo always runs it under
         # no_grad); the demo's stage-1 pretraining trains it, so follow requires_grad.
         trains = torch.is_grad_enabled() and any(p.requires_grad for p in visual.parameters())
+        # pixels in the tower's dtype (DeepSpeed bf16 holds every weight in bf16)
+        pixels = images.flatten(0, 2).to(next(visual.parameters()).dtype)
         with torch.set_grad_enabled(trains):
-            tokens = visual(images.flatten(0, 2))[1]  # (b*t*f, patches, d)
+            tokens = visual(pixels)[1]  # (b*t*f, patches, d)
         latents = self.flamingo.perceiver(tokens.reshape(b, t, f, *tokens.shape[1:]))
         for layer in self.lang_encoder._get_decoder_layers():
             layer.condition_vis_x(latents)
@@ -261,13 +289,12 @@ class MultiModalGPT(BaseModel):
         images = self._as_media(images)
         if cfg.get('num_beams', 1) > 1:
             images = images.repeat_interleave(cfg['num_beams'], dim=0)
-        lm._use_cached_vision_x = True
-        try:
-            self._condition_on_images(images)
-            out = lm.generate(input_ids=input_ids, attention_mask=attention_mask, **cfg)
-        finally:
-            lm.clear_conditioned_layers()
-            lm._use_cached_vision_x = False
+        with reusing_media(lm):
+            try:
+                self._condition_on_images(images)
+                out = lm.generate(input_ids=input_ids, attention_mask=attention_mask, **cfg)
+            finally:
+                lm.clear_conditioned_layers()
         return out[:, input_ids.shape[1]:]
 
     def forward(self, vl: dict | None = None, lang: dict | None = None, mode: str = 'tensor',

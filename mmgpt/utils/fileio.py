@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import shutil
 import tempfile
 
-__all__ = ['atomic_write_bytes', 'atomic_replace']
+__all__ = ['atomic_write_bytes', 'atomic_replace', 'atomic_replace_dir']
 
 
 def atomic_write_bytes(data: bytes, path: str) -> None:
@@ -45,3 +46,29 @@ def atomic_replace(tmp_path: str, path: str) -> None:
     with open(tmp_path, 'rb') as f:
         os.fsync(f.fileno())
     os.replace(tmp_path, path)
+
+
+def atomic_replace_dir(tmp_dir: str, path: str) -> None:
+    """Sync a finished folder's files and rename it to ``path``, replacing any old one.
+
+    The old folder is first renamed aside and removed only after the new one is in
+    place, so ``path`` holds either the complete old folder or the complete new one
+    (during the two renames, briefly neither).
+
+    Args:
+        tmp_dir (str): A complete folder on the same file system as ``path``.
+        path (str): The final name.
+    """
+    for root, _, files in os.walk(tmp_dir):
+        for name in files:
+            with open(osp.join(root, name), 'rb') as f:
+                os.fsync(f.fileno())
+    old = None
+    if osp.exists(path):
+        old = tempfile.mkdtemp(prefix=f'.{osp.basename(path)}.old.',
+                               dir=osp.dirname(osp.abspath(path)))
+        os.rmdir(old)
+        os.replace(path, old)
+    os.replace(tmp_dir, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

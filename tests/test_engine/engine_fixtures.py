@@ -1,98 +1,23 @@
 """A miniature of the paper's ``data/`` tree (every public format, a few records each).
 
 The paper's dataset config (configs/_base_/datasets/mmgpt_joint_data.py) reads paths
-relative to the working directory, so a test writes this tree into a temporary folder
-and runs tools/train.py from there: the same config, only smaller.
+relative to the working directory, so a test writes this tree (``mmgpt.testing.write_fixture_data``,
+also ``tools/make_fixture_data.py``) into a temporary folder and runs tools/train.py from
+there: the same config, only smaller.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image
+from mmgpt.testing import write_fixture_data as write_data_tree  # noqa: F401
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TINY_CONFIG = str(REPO / 'configs' / 'tiny' / 'mmgpt_tiny_fixture.py')
 JOINT_CONFIG = str(REPO / 'configs' / 'mmgpt_joint.py')
-COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200), (200, 200, 30), (30, 200, 200)]
-
-
-def _image(path: Path, k: int) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new('RGB', (40, 32), COLORS[k % len(COLORS)]).save(path, format='JPEG')
-    return path.name
-
-
-def _json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj), encoding='utf-8')
-
-
-def _qa(q: str, a: str) -> list:
-    return [dict(**{'from': 'human', 'value': f'<image>\n{q}'}),
-            dict(**{'from': 'gpt', 'value': a})]
-
-
-def write_data_tree(root: str | os.PathLike, per_dataset: int = 2) -> dict:
-    """Write ``data/`` under ``root`` with ``per_dataset`` records per public file.
-
-    Args:
-        root (str | PathLike): The folder that will hold ``data/``.
-        per_dataset (int): Records per annotation file. Defaults to 2.
-
-    Returns:
-        dict: ``vl`` and ``lang``: the number of samples of each modality.
-    """
-    data, n = Path(root) / 'data', per_dataset
-    coco17 = data / 'coco' / 'train2017'
-    names = [_image(coco17 / f'{k:012d}.jpg', k) for k in range(n)]
-    for name in ('detail_23k', 'complex_reasoning_77k'):
-        _json(data / 'llava' / f'{name}.json', [
-            dict(id=names[k][:-4], image=names[k],
-                 conversations=_qa(f'What colour is picture {k}?', f'It is colour {k}.'))
-            for k in range(n)])
-    _json(data / 'llava' / 'conversation_58k.json', [
-        dict(id=names[k][:-4], image=names[k],
-             conversations=_qa('Describe it.', 'A plain colour.') + [
-                 dict(**{'from': 'human', 'value': 'Anything else?'}),
-                 dict(**{'from': 'gpt', 'value': 'No, nothing else.'})])
-        for k in range(n)])
-    _json(data / 'cc_sbu_align' / 'filter_cap.json', dict(annotations=[
-        dict(image_id=str(k), caption=f'A flat image of colour {k}.') for k in range(n)]))
-    for k in range(n):
-        _image(data / 'cc_sbu_align' / 'image' / f'{k}.jpg', k)
-    _json(data / 'aokvqa' / 'aokvqa_v1p0_train.json', [
-        dict(split='train', image_id=k, question_id=f'q{k}', question='Which colour?',
-             choices=['red', 'green', 'blue', 'yellow'], correct_choice_idx=k % 4,
-             direct_answers=['red'] * 10, difficult_direct_answer=False,
-             rationales=['The whole image has one colour.'])
-        for k in range(n)])
-    coco14 = data / 'coco' / 'train2014'
-    _json(data / 'coco' / 'annotations' / 'coco_karpathy_train.json', [
-        dict(caption=f'A square of colour {k}.', image_id=f'coco_{k}',
-             image='train2014/' + _image(coco14 / f'COCO_train2014_{k:012d}.jpg', k))
-        for k in range(n)])
-    _json(data / 'OCR_VQA' / 'dataset.json', {
-        f'{1000 + k}': dict(imageURL=f'http://example.com/{1000 + k}.jpg',
-                            questions=['Who wrote this book?'], answers=[f'Author {k}'],
-                            title=f'Title {k}', authorName=f'Author {k}', genre='Travel',
-                            split=1)
-        for k in range(n)})
-    for k in range(n):
-        _image(data / 'OCR_VQA' / 'images' / f'{1000 + k}.jpg', k)
-    dolly = data / 'dolly' / 'databricks-dolly-15k.jsonl'
-    dolly.parent.mkdir(parents=True, exist_ok=True)
-    dolly.write_text(''.join(json.dumps(dict(
-        instruction=f'Count to {k + 1}.', context='', response=' '.join(
-            str(i) for i in range(1, k + 2)), category='open_qa')) + '\n' for k in range(n)))
-    _json(data / 'alpaca_gpt4' / 'alpaca_gpt4_data.json', [
-        dict(instruction='Name a colour.', input=f'number {k}', output=f'Colour {k}.')
-        for k in range(n)])
-    return dict(vl=7 * n, lang=2 * n)
 
 
 def run_env(**extra) -> dict:

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from mmengine import Config
 from mmengine.logging import MessageHub
 from toy_model import ToyJointModel, toy_runner_cfg
 
@@ -27,7 +28,7 @@ def _runner(tmp_path, name='first', **overrides):
 
 
 def test_interval_must_be_a_multiple_of_the_accumulation():
-    runner = SimpleNamespace(optim_wrapper=SimpleNamespace(_accumulative_counts=16))
+    runner = SimpleNamespace(cfg=Config(dict(optim_wrapper=dict(accumulative_counts=16))))
     with pytest.raises(ValueError, match='not a multiple of .* accumulative_counts=16'):
         MMGPTCheckpointHook(interval=24, by_epoch=False).before_train(runner)
 
@@ -53,8 +54,8 @@ def test_a_crash_during_save_keeps_the_latest_checkpoint_readable(tmp_path, monk
         runner.train()
     wd = tmp_path / 'wd'
     last = (wd / 'last_checkpoint').read_text()
-    assert last.endswith('iter_16.pth')  # MMEngine's hook deletes it before saving 32
-    ckpt = torch.load(last, weights_only=True)
+    assert last == 'iter_16.pth'  # MMEngine's hook deletes it before saving 32
+    ckpt = torch.load(wd / last, weights_only=True)
     assert ckpt['meta']['iter'] == 16
     assert sorted(p.name for p in wd.iterdir() if p.suffix in ('.pth', '.tmp')) == [
         'iter_16.pth']

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from mmgpt.engine import cast_frozen_to, count_tokens, init_cpu_dist, resolve_dtype
+from mmgpt.testing import build_tiny
 
 
 def test_cast_frozen_to_halves_only_frozen_weights():
@@ -42,3 +43,13 @@ def test_count_tokens_counts_both_streams():
                  lang=dict(attention_mask=torch.tensor([[1, 1, 1, 1]])))
     assert count_tokens(batch) == 6
     assert count_tokens(dict(vl=None, lang=dict(attention_mask=torch.ones(2, 3)))) == 6
+
+
+def test_frozen_dtype_is_a_declared_model_argument():
+    model = build_tiny(frozen_dtype='bf16')
+    assert model.frozen_dtype == 'bfloat16'
+    dtypes = {p.requires_grad: set() for p in model.parameters()}
+    for p in model.parameters():
+        dtypes[p.requires_grad].add(p.dtype)
+    assert dtypes == {True: {torch.float32}, False: {torch.bfloat16}}
+    assert build_tiny().frozen_dtype is None

@@ -35,7 +35,7 @@ def test_amp_selects_bf16_and_halves_frozen_weights(train_tool, monkeypatch):
     cfg = _merged(train_tool, '--amp')
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'bfloat16' and 'loss_scale' not in cfg.optim_wrapper
-    assert cfg.frozen_dtype == 'bfloat16'
+    assert cfg.model.frozen_dtype == 'bfloat16'
     assert cfg.optim_wrapper.accumulative_counts == 16
     assert cfg.optim_wrapper.clip_grad == dict(max_norm=1.0)
 
@@ -46,10 +46,10 @@ def test_amp_fp16_uses_a_dynamic_loss_scaler(train_tool, monkeypatch):
     cfg = Config.fromfile(JOINT_CONFIG)
     cfg.merge_from_dict({'optim_wrapper.dtype': 'float16'})
     cfg = train_tool.merge_args(cfg, args)
-    assert cfg.optim_wrapper.loss_scale == 'dynamic' and cfg.frozen_dtype == 'float16'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic' and cfg.model.frozen_dtype == 'float16'
 
 
 def test_amp_on_cpu_is_refused(train_tool, monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    with pytest.raises(SystemExit, match='CUDA'):
+    with pytest.raises(ValueError, match='CUDA'):  # one line, exit 2 (mmgpt.utils.cli)
         _merged(train_tool, '--amp')

@@ -19,6 +19,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmengine.config import Config  # noqa: E402
 
+from mmgpt.models.lora import PAPER_LORA_TARGETS  # noqa: E402
+
 #: LLaMA-7B's config.json (the sizes that matter here).
 LLAMA_7B = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                 num_attention_heads=32, num_key_value_heads=32, vocab_size=32000)
@@ -99,13 +101,13 @@ def trainable_parameters(model_cfg: dict, lm: dict, vis_width: int) -> dict:
         dict: Target name -> number of trainable parameters.
     """
     lora = model_cfg.get('lora') or {}
+    targets = lora.get('target_modules', PAPER_LORA_TARGETS) if lora else ()  # model default
     shapes = lora_linear_shapes(model_cfg, lm, vis_width)
-    unknown = [t for t in lora.get('target_modules', ()) if t not in shapes]
+    unknown = [t for t in targets if t not in shapes]
     if unknown:
         raise SystemExit(f'no size known for LoRA targets {unknown}; known: {sorted(shapes)}')
     r = lora.get('r', 16)
-    return {t: r * (shapes[t][0] + shapes[t][1]) * shapes[t][2]
-            for t in lora.get('target_modules', ())}
+    return {t: r * (shapes[t][0] + shapes[t][1]) * shapes[t][2] for t in targets}
 
 
 def megabytes(num_bytes: float) -> str:

@@ -8,8 +8,9 @@
 #   -> ~167k / 8 GPUs = ~20.9k iterations; the language stream (Dolly 15k + Alpaca-GPT4
 #   52k) is infinite and reshuffled every pass.
 #
-# The pipeline depends on the model (image size and normalisation of its vision tower,
-# its tokenizer), so the leaf config sets `train_dataloader.dataset.pipeline`.
+# The pipeline's model-dependent arguments (the vision tower's image size and
+# normalisation, the tokenizer, the template) are left out: they are the model config's,
+# filled in when the dataloader is built; so is the collate pad id (the tokenizer's).
 data_root = 'data/'
 coco_train2017 = data_root + 'coco/train2017/'
 
@@ -41,7 +42,10 @@ train_dataloader = dict(
     persistent_workers=True,
     pin_memory=True,
     sampler=dict(type='JointSampler', vl_per_iter=1, lang_per_iter=1, shuffle=True),
-    collate_fn=dict(type='mmgpt_collate', pad_token_id=32002),  # LLaMA + Flamingo tokens
-    dataset=dict(type='JointDataset', vl=vl_datasets, lang=lang_datasets,
-                 pipeline=None),  # set by the leaf config (model-dependent)
+    collate_fn=dict(type='mmgpt_collate'),  # pads with the model tokenizer's pad id
+    dataset=dict(type='JointDataset', vl=vl_datasets, lang=lang_datasets, pipeline=[
+        dict(type='LoadConversationImage'),  # model.vision_encoder's preprocessing
+        dict(type='TokenizeConversation', max_length=512),  # model.tokenizer, model.template
+        dict(type='PackInputs'),
+    ]),
 )

@@ -15,9 +15,10 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=1.0),  # applied once per update, to the accumulated gradient
     constructor='MMGPTOptimWrapperConstructor',
     # Released code: decay 0.1 on the gated cross-attention only (its LoRA A/B here),
-    # not on gates, norms, biases or the self-attention LoRA.
-    paramwise_cfg=dict(decay_patterns=['gated_cross_attn_layer'],
-                       no_decay_patterns=['ff_gate', 'attn_gate', 'norm', 'bias']),
+    # not on gates, norms, biases or the self-attention LoRA. These are the constructor's
+    # defaults, defined once in mmgpt/engine/optim.py (RELEASED_DECAY_PATTERNS,
+    # RELEASED_NO_DECAY_PATTERNS); set decay_patterns / no_decay_patterns here to change them.
+    paramwise_cfg=dict(),
 )
 
 # lr(t) = 1e-5 * w(t) * c(t) at iteration t (0-based); MMEngine's schedulers multiply:

@@ -23,10 +23,12 @@ class PackInputs(BaseTransform):
     - source (str): the dataset class name. Defaults to ``'unknown'``.
     - modality (str): ``'vl'`` or ``'lang'``; when absent, ``'vl'`` if there is an image.
     - text (str): the rendered text, kept only with ``keep_text=True``.
+    - pad_token_id (int): the tokenizer's pad id, from ``TokenizeConversation``.
 
     Output (a new dict): ``input_ids`` (LongTensor ``(L,)``), ``labels`` (LongTensor
     ``(L,)``), ``image`` (``(3, H, W)`` float tensor; only for vision-language samples),
-    ``modality``, ``dataset`` (source name) and, with ``keep_text``, ``text``.
+    ``modality``, ``dataset`` (source name), ``pad_token_id`` (when known) and, with
+    ``keep_text``, ``text``.
 
     Args:
         keep_text (bool): Also output the rendered text (for browsing). Defaults to False.
@@ -51,6 +53,8 @@ class PackInputs(BaseTransform):
             dataset=results.get('source', 'unknown'))
         if image is not None:
             packed['image'] = image
+        if results.get('pad_token_id') is not None:
+            packed['pad_token_id'] = results['pad_token_id']
         if self.keep_text and 'text' in results:
             packed['text'] = results['text']
         return packed

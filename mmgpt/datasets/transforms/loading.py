@@ -38,14 +38,19 @@ class LoadConversationImage(BaseTransform):
 
     Args:
         vision_encoder (dict): The vision encoder config (the model's), which fixes the
-            image size and normalisation; see :mod:`mmgpt.models.vision_encoder`.
+            image size and normalisation; see :mod:`mmgpt.models.vision_encoder`. Left
+            out in configs: :func:`mmgpt.datasets.bind_model_config` fills in
+            ``model.vision_encoder``.
         on_error (str): ``'skip'`` (count, warn and return None) or ``'raise'``
             (:class:`ImageLoadError` naming the path). Defaults to ``'skip'``.
         backend_args (dict, optional): MMEngine file backend arguments. Defaults to None.
     """
 
-    def __init__(self, vision_encoder: dict, on_error: str = 'skip',
+    def __init__(self, vision_encoder: dict | None = None, on_error: str = 'skip',
                  backend_args: dict | None = None) -> None:
+        if vision_encoder is None:
+            raise ValueError('LoadConversationImage needs the model\'s vision_encoder: build '
+                             'the pipeline with bind_model_config(cfg, cfg.model)')
         if on_error not in ('skip', 'raise'):
             raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
         self.on_error = on_error

@@ -4,7 +4,14 @@ from __future__ import annotations
 from mmcv.transforms import BaseTransform
 
 from mmgpt.registry import TRANSFORMS
-from mmgpt.templates import IGNORE_INDEX, encode_segments, get_template, render, segments_to_text
+from mmgpt.templates import (
+    DEFAULT_TEMPLATE,
+    IGNORE_INDEX,
+    encode_segments,
+    get_template,
+    render,
+    segments_to_text,
+)
 from mmgpt.tokenizer import build_tokenizer
 
 from .stats import count_event
@@ -64,17 +71,27 @@ class TokenizeConversation(BaseTransform):
     - labels (list[int])
     - text (str): the rendered text of the kept turns, with ``<BOS>``/``<EOS>`` shown.
     - num_turns (int): the number of turns kept.
+    - pad_token_id (int): the tokenizer's pad id (``mmgpt_collate`` pads with it).
+
+    In a config, ``tokenizer`` and ``template`` are left out: they are the model's
+    (``model.tokenizer``, ``model.template``), filled in by
+    :func:`mmgpt.datasets.bind_model_config` when the dataloader is built.
 
     Args:
-        tokenizer (dict): Tokenizer config for :func:`mmgpt.models.build_tokenizer`
+        tokenizer (dict): Tokenizer config for :func:`mmgpt.tokenizer.build_tokenizer`
             (a tokenizer object is also accepted).
         max_length (int): The most tokens of a sequence. Defaults to 512.
-        template (str): ``'mmgpt'`` or ``'openflamingo'``. Defaults to ``'mmgpt'``.
+        template (str): A name in :data:`mmgpt.templates.TEMPLATES`. Defaults to
+            :data:`~mmgpt.templates.DEFAULT_TEMPLATE`.
     """
 
-    def __init__(self, tokenizer, max_length: int = 512, template: str = 'mmgpt') -> None:
+    def __init__(self, tokenizer=None, max_length: int = 512,
+                 template: str = DEFAULT_TEMPLATE) -> None:
         if max_length < 1:
             raise ValueError(f'max_length must be positive, got {max_length}')
+        if tokenizer is None:
+            raise ValueError('TokenizeConversation needs the model\'s tokenizer: build the '
+                             'pipeline with bind_model_config(cfg, cfg.model)')
         self.tokenizer = build_tokenizer(tokenizer)
         self.max_length = max_length
         self.template = get_template(template)
@@ -98,6 +115,7 @@ class TokenizeConversation(BaseTransform):
         results['labels'] = labels
         results['text'] = segments_to_text([s for s in segments if s.turn < kept])
         results['num_turns'] = kept
+        results['pad_token_id'] = self.tokenizer.pad_token_id
         return results
 
     def __repr__(self) -> str:

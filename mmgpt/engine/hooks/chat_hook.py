@@ -10,7 +10,6 @@ from mmengine.model import is_model_wrapper
 
 from mmgpt.inference import ChatEngine, GenerationOptions
 from mmgpt.registry import HOOKS
-from mmgpt.utils.image import build_image_transform
 
 __all__ = ['EvaluateChatHook']
 
@@ -43,8 +42,9 @@ class EvaluateChatHook(Hook):
     def _engine_for(self, runner):
         if self._engine is None:
             model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-            self._engine = ChatEngine(  # sets model.eval(); answers() restores the mode
-                model, build_image_transform(dict(runner.cfg.model.vision_encoder)))
+            # the model's template and image preprocessing; sets model.eval() (answers()
+            # restores the mode)
+            self._engine = ChatEngine(model)
         return self._engine
 
     def answers(self, runner) -> list[str]:
@@ -53,7 +53,7 @@ class EvaluateChatHook(Hook):
         was_training = model.training  # ChatEngine puts the model in eval mode
         engine = self._engine_for(runner)
         options = GenerationOptions(max_new_tokens=self.max_new_tokens)
-        dtype = runner.cfg.get('frozen_dtype')
+        dtype = getattr(model, 'frozen_dtype', None)  # the model's declared argument
         device = next(engine.model.parameters()).device.type
         autocast = (torch.autocast(device, dtype=getattr(torch, dtype)) if dtype
                     else contextlib.nullcontext())

@@ -11,6 +11,7 @@ from mmengine.hooks import CheckpointHook
 from mmgpt.registry import HOOKS
 from mmgpt.utils.fileio import atomic_replace, atomic_write_bytes
 
+from ..resume import check_resume_schedule, checkpoint_pointer, schedule_meta
 from ..training_state import get_rng_state, pack_message_hub, unpack_message_hub
 
 __all__ = ['MMGPTCheckpointHook']
@@ -32,6 +33,10 @@ class MMGPTCheckpointHook(CheckpointHook):
       the checkpoint is written under a temporary name, synced and renamed, then
       ``last_checkpoint`` is replaced atomically, and only then are old checkpoints
       removed (local disks; other file backends keep MMEngine's behaviour).
+      ``last_checkpoint`` holds the path relative to the work dir, so a copied or moved
+      work dir resumes from its own files (:mod:`mmgpt.engine.resume`).
+    * The checkpoint's ``meta`` records the world size, batch size and iterations per
+      epoch; a resume with other values stops with an error that says what changed.
     * The checkpoint also holds the python/numpy/torch RNG states; the message hub is
       stored as tensors so that loading needs no pickled classes (``weights_only``).
       On resume the RNG state is handed to the train loop, which restores it after
@@ -46,7 +51,10 @@ class MMGPTCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         """Check the interval against the accumulation, then set up as MMEngine does."""
-        counts = getattr(runner.optim_wrapper, '_accumulative_counts', 1)
+        counts = runner.cfg.get('optim_wrapper', {}).get('accumulative_counts')
+        if counts is None:  # DeepSpeed accumulates inside its engine
+            strategy_cfg = runner.cfg.get('strategy') or {}
+            counts = strategy_cfg.get('gradient_accumulation_steps', 1)
         if self.interval > 0 and self.interval % counts != 0:
             suggestion = counts * max(1, self.interval // counts)
             raise ValueError(
@@ -57,22 +65,39 @@ class MMGPTCheckpointHook(CheckpointHook):
             raise ValueError('MMGPTCheckpointHook saves by iteration: set by_epoch=False')
         super().before_train(runner)
 
+    @staticmethod
+    def _schedule_meta(runner) -> dict:
+        loader = getattr(getattr(runner, 'train_loop', None), 'dataloader', None)
+        if loader is None:
+            return {}
+        return schedule_meta(getattr(runner, 'world_size', 1), getattr(loader, 'batch_size', None),
+                             len(loader))
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Add the RNG state and store the message hub as tensors."""
+        """Add the RNG state and run shape; store the message hub as tensors."""
         checkpoint['rng_state'] = get_rng_state()
         checkpoint['message_hub'] = pack_message_hub(checkpoint['message_hub'])
+        checkpoint.setdefault('meta', {}).update(self._schedule_meta(runner))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Unpack the message hub; on resume, give the RNG state to the train loop."""
+        """Check the run shape on resume, unpack the message hub, hand over the RNG state."""
+        if getattr(runner, 'resuming', False) and 'meta' in checkpoint:  # MMGPTRunner
+            check_resume_schedule(checkpoint['meta'], self._schedule_meta(runner),
+                                  getattr(runner, 'resume_checkpoint', None) or 'the checkpoint')
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = unpack_message_hub(checkpoint['message_hub'])
-        if runner._resume and 'rng_state' in checkpoint:
+        if getattr(runner, 'resuming', False) and 'rng_state' in checkpoint:  # MMGPTRunner
             loop = runner.train_loop
             if hasattr(loop, 'set_resume_rng_state'):
                 loop.set_resume_rng_state(checkpoint['rng_state'])
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
-        """Save under a temporary name, rename, point ``last_checkpoint``, then prune."""
+        """Save under a temporary name, rename, point ``last_checkpoint``, then prune.
+
+        Overrides a private method of MMEngine's ``CheckpointHook`` (it has no public
+        extension point for how a checkpoint is written); its source is pinned by
+        tests/test_package/test_upstream_guards.py.
+        """
         if not isinstance(self.file_backend, LocalBackend):
             super()._save_checkpoint_with_step(runner, step, meta)
             return
@@ -104,7 +129,12 @@ class MMGPTCheckpointHook(CheckpointHook):
         if not is_main_process():
             return
         atomic_replace(tmp_path, self.last_ckpt)
-        atomic_write_bytes(self.last_ckpt.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
+        # Relative only for runners that resolve it (MMGPTRunner); MMEngine's own
+        # find_latest_checkpoint (FlexibleRunner) reads the pointer as a path from the cwd.
+        relative = getattr(runner, 'resolves_relative_checkpoint_pointer', False)
+        pointer = checkpoint_pointer(self.last_ckpt, runner.work_dir) if relative else \
+            self.last_ckpt
+        atomic_write_bytes(pointer.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
         for old_step in outdated:
             old = osp.join(self.out_dir, self.filename_tmpl.format(old_step))
             if osp.isfile(old):
