@@ -34,7 +34,8 @@ test_dataloader = dict(
     dataset=dict(type='VQAv2EvalDataset', data_root='{root}', ann_file='q.json',
                  answers_file='a.json', img_prefix='val2014', split_name='tiny',
                  pipeline=[dict(type='LoadConversationImage',
-                                vision_encoder={{{{_base_.vision_encoder}}}}, on_error='raise'),
+                                vision_encoder={{{{_base_.model.vision_encoder}}}},
+                                on_error='raise'),
                            dict(type='PackEvalInputs')]))
 test_evaluator = dict(type='VQAAcc')
 test_cfg = dict(type='PredictionTestLoop')

@@ -5,7 +5,7 @@ _base_ = ['../../demo/stage2_mmgpt_lora.py', '../datasets/eval_shapes_world.py']
 
 model = dict(generation_cfg=dict(max_new_tokens=24, do_sample=False))
 eval_pipeline = [
-    dict(type='LoadConversationImage', vision_encoder={{_base_.vision_encoder}},
+    dict(type='LoadConversationImage', vision_encoder={{_base_.model.vision_encoder}},
          on_error='raise'),
     dict(type='PackEvalInputs'),
 ]
