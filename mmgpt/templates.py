@@ -45,7 +45,7 @@ from mmgpt.tokenizer import EOC_TOKEN, MEDIA_TOKEN
 __all__ = [
     'Template', 'Segment', 'TEMPLATES', 'IGNORE_INDEX', 'BOS', 'EOS', 'MEDIA', 'EOC',
     'get_template', 'render', 'chat_prompt', 'segments_to_text', 'encode_segments',
-    'get_stop_words', 'DEFAULT_TEMPLATE',
+    'get_stop_words', 'DEFAULT_TEMPLATE', 'cut_at_stop_words',
 ]
 
 #: Label value of tokens that do not count in the loss.
@@ -454,3 +454,14 @@ def get_stop_words(template: str | Template = DEFAULT_TEMPLATE,
     """
     words = list(get_template(template).stop_words)
     return words + [eos_token] if eos_token else words
+
+
+def cut_at_stop_words(text: str, stop_words) -> str:
+    """The text before the first stop word (the whole text when none occurs).
+
+    Args:
+        text (str): Generated text.
+        stop_words (Iterable[str]): From :func:`get_stop_words`.
+    """
+    cut = min((text.find(w) for w in stop_words if w in text), default=-1)
+    return text if cut < 0 else text[:cut]

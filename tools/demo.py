@@ -10,8 +10,9 @@
            perceiver, cross-attention and a from-scratch LM trainable);
 4. stage2  MultiModal-GPT: stage 1 frozen + LoRA, joint vision-language and language-only
            instruction tuning, accumulation 16, cosine schedule;
-5. eval    answers the held-out items with the stage-1 base and the tuned model, writes
-           eval.json and prints the table;
+5. eval    writes the held-out items in public evaluation formats and scores the stage-1
+           base and the tuned model with tools/test.py (configs/eval/shapes_world.py),
+           writes eval.json and prints the table;
 6. chat    prints a short transcript on a held-out image.
 
 Every training stage is an ordinary config under configs/demo/ run by tools/train.py;
@@ -33,6 +34,7 @@ reductions, hence the weights and possibly the scores (docs/demo.md).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -48,6 +50,7 @@ from mmgpt.utils.cli import add_debug_argument, run_cli  # noqa: E402
 STAGE0_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage0_clip_pretrain.py')
 STAGE1_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage1_openflamingo_pretrain.py')
 STAGE2_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
+EVAL_CONFIG = os.path.join(REPO, 'configs', 'eval', 'shapes_world.py')
 STAGES = ('data', 'clip', 'stage1', 'stage2', 'eval')
 TRANSCRIPT = ('Describe the image in detail.', 'What color are the shapes?',
               'How many of them are there?')
@@ -183,34 +186,61 @@ class Demo:
         return ChatEngine.from_config(cfg)
 
     def evaluate(self):
-        """Stage: base vs tuned on held-out items."""
-        from mmgpt.demo import format_table, summarize
-        from mmgpt.demo.evaluate import evaluate_items
-        from mmgpt.models import load_weights_file
+        """Stage: base vs tuned on held-out items, through tools/test.py's path.
+
+        The held-out items are written in public formats (VQAv2, COCO Karpathy, LLaVA,
+        Dolly; :func:`mmgpt.demo.write_eval_splits`) and ``tools/test.py`` answers and
+        scores them with ``configs/eval/shapes_world.py`` (KeywordAcc) for the stage-1
+        base (LoRA at identity: checkpoint ``none``) and the tuned LoRA weights.
+        """
+        from mmgpt.demo import format_table, summary_from_metrics, write_eval_splits
         from mmgpt.utils import atomic_write_bytes
 
-        banner('5/6 evaluation on held-out images and questions')
+        banner('5/6 evaluation on held-out images and questions (tools/test.py)')
         if not self.done('eval', self.eval_json):
             with open(os.path.join(self.data, 'eval_items.json')) as f:
                 items = json.load(f)
-            engine = self.engine()
-            base = evaluate_items(engine, items, self.data, desc='stage-1 base')
-            engine.model.load_state_dict(load_weights_file(self.lora_weights), strict=True)
-            tuned = evaluate_items(engine, items, self.data, desc='stage-2 tuned')
-            summary = summarize(items, {
-                'base': [r['correct'] for r in base], 'tuned': [r['correct'] for r in tuned],
-                'base_strict': [r['strict'] for r in base],
-                'tuned_strict': [r['strict'] for r in tuned]})
+            keys = write_eval_splits(self.data)
+            metrics, answers = {}, {}
+            for name, weights in (('base', 'none'), ('tuned', self.lora_weights)):
+                metrics[name], answers[name] = self._test(name, weights)
+            summary = summary_from_metrics(items, metrics)
             summary['examples'] = [dict(task=i['task'], question=i['turns'][-1],
-                                        reference=i['answer'], base=b['answer'],
-                                        tuned=t['answer'])
-                                   for i, b, t in list(zip(items, base, tuned))[::15]]
+                                        reference=i['answer'], base=answers['base'][k],
+                                        tuned=answers['tuned'][k])
+                                   for i, k in list(zip(items, keys))[::15]]
             atomic_write_bytes(json.dumps(summary, indent=1).encode(), self.eval_json)
         with open(self.eval_json) as f:
             summary = json.load(f)
         print(format_table(summary))
         print('base/tuned: keyword accuracy; *_strict: the reference sentence word for word '
-              f'(full results in {os.path.relpath(self.eval_json)})')
+              f'(full results in {os.path.relpath(self.eval_json)}; predictions and metrics '
+              f'in {os.path.relpath(os.path.join(self.root, "eval"))})')
+
+    def _test(self, name: str, weights: str) -> tuple:
+        """Run tools/test.py's main on the shapes-world splits; (metrics, {key: answer})."""
+        from mmgpt.engine import read_predictions
+
+        out = os.path.join(self.root, 'eval', name)
+        preds, report = os.path.join(out, 'predictions.jsonl'), os.path.join(out, 'metrics.json')
+        options = [f'model.pretrained={self.base_weights}',
+                   f'model.vision_encoder.pretrained={self.clip_weights}',
+                   f'test_evaluator.0.ann_file={self.data}/eval/keywords.json']
+        options += [f'test_dataloader.dataset.datasets.{i}.data_root={self.data}/'
+                    for i in range(4)]
+        argv = [EVAL_CONFIG, weights, '--work-dir', out, '--out', preds, '--metrics-out',
+                report, '--cfg-options', *options]
+        print(f'[{name}: {"stage-1 base (LoRA at identity)" if weights == "none" else weights}]',
+              flush=True)
+        # tools/test.py's own main, in this process (two Python start-ups saved)
+        spec = importlib.util.spec_from_file_location(
+            'mmgpt_test_tool', os.path.join(REPO, 'tools', 'test.py'))
+        test_tool = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(test_tool)
+        test_tool.main(argv)
+        with open(report) as f:
+            metrics = json.load(f)['metrics']
+        return metrics, {k: p['pred_text'] for k, p in read_predictions(preds).items()}
 
     def transcript(self):
         """Stage: a short chat on a held-out image."""

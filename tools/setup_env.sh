@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 VENV=${MMGPT_VENV:-.venv}
 PY=${PYTHON:-python3}
 stamp="$VENV/.mmgpt-installed"
-reqs=(requirements/torch.txt requirements/runtime.txt requirements/tests.txt
+reqs=(requirements/torch.txt requirements/runtime.txt requirements/tests.txt requirements/evaluation.txt
       requirements/serving.txt requirements/engines.txt requirements/open_flamingo.txt setup.py)
 # The web demo's browser tests drive the distribution's Chromium (never a downloaded one).
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
@@ -36,7 +36,7 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
 quiet_pip() { "${pip[@]}" "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 echo "[setup] installing torch, runtime, test, serving and engine requirements (first time: about 2 minutes)"
 quiet_pip install -q -r requirements/torch.txt -r requirements/runtime.txt \
-  -r requirements/tests.txt -r requirements/serving.txt -r requirements/engines.txt
+  -r requirements/tests.txt -r requirements/evaluation.txt -r requirements/serving.txt -r requirements/engines.txt
 echo "[setup] installing open-flamingo without its torch pin"
 quiet_pip install -q --no-deps -r requirements/open_flamingo.txt
 echo "[setup] installing mmgpt (editable)"

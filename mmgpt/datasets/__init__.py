@@ -1,5 +1,6 @@
 """Datasets (one module per public annotation format), transforms, joint sampling."""
 # Each module registers its classes on import. Add a line per new module (keep sorted).
+from . import benchmarks  # noqa: F401  (the evaluation datasets register on import)
 from .alpaca import AlpacaGPT4Dataset
 from .aokvqa import AOKVQADataset
 from .baize import BaizeDataset

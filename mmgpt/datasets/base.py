@@ -484,7 +484,7 @@ class ConversationDataset(BaseDataset):
                 parsed = self._as_list(parsed)
                 left_out += not parsed
                 for conv in parsed:
-                    if any(not turn['response'] for turn in conv['turns']):
+                    if not self.has_targets(conv):
                         skipped.append(f'{path}: {ref.location}')
                     else:
                         conversations.append(conv)
@@ -507,6 +507,15 @@ class ConversationDataset(BaseDataset):
                    f'{type(self).__name__}.parse (another split or a filter of the format), '
                    f'{num_skipped} conversation(s) with an empty response')
         raise EmptyDatasetError(f'{type(self).__name__}: no conversations in {files}: {why}')
+
+    def has_targets(self, conversation: dict) -> bool:
+        """Whether a conversation has something to learn (every response non-empty);
+        one without is skipped with a warning. Evaluation datasets override it.
+
+        Args:
+            conversation (dict): A parsed conversation.
+        """
+        return all(turn['response'] for turn in conversation['turns'])
 
     @staticmethod
     def _as_list(parsed: dict | list[dict] | None) -> list[dict]:

@@ -1,102 +1,21 @@
-"""Scoring of the shapes-world evaluation items.
+"""Scoring of the shapes-world evaluation items: summary table of per-task accuracies.
 
-An evaluation item (one entry of ``eval_items.json``) names the keywords an answer must
-contain (``accept``) and the closed set of keywords the task can have
-(``choice_groups``: one list per attribute asked; ``choices`` is their union). An answer
-is correct when, in every group, the keywords it mentions are exactly the accepted ones:
-"There are two shapes." is right for ``accept=['two']``, "two or three" is not.
-
-Matching works on normalised words: lower case (unless the item is ``case_sensitive``),
-punctuation removed, digits read as number words ("2" == "two"), and a plural ``s`` is
-ignored ("circles" == "circle"). ``strict=True`` also asks for the reference sentence
-itself (same words after normalisation), which measures the instruction format: a model
-that only captions gets every keyword task right and every strict one wrong.
+The per-answer scoring (keywords, strict reference sentence) is the registered metric's,
+:mod:`mmgpt.evaluation.metrics.keyword`, re-exported here.
 """
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+
+from mmgpt.evaluation.metrics.keyword import (
+    NUMBER_WORDS,
+    mentioned_choices,
+    normalize_words,
+    score_answer,
+)
 
 __all__ = ['NUMBER_WORDS', 'normalize_words', 'mentioned_choices', 'score_answer',
-           'summarize', 'format_table']
-
-NUMBER_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight',
-                'nine', 'ten', 'eleven', 'twelve', 'thirteen', 'fourteen', 'fifteen',
-                'sixteen', 'seventeen', 'eighteen', 'nineteen', 'twenty')
-
-_WORD_RE = re.compile(r'[0-9A-Za-z]+')
-
-
-def normalize_words(text: str, case_sensitive: bool = False) -> list[str]:
-    """Split a text into normalised words.
-
-    Args:
-        text (str): The answer text.
-        case_sensitive (bool): Keep letter case. Defaults to False.
-
-    Returns:
-        list[str]: The words, digits spelled out (``'7'`` -> ``'seven'``).
-    """
-    words = []
-    for word in _WORD_RE.findall(text):
-        if word.isdigit() and int(word) < len(NUMBER_WORDS):
-            word = NUMBER_WORDS[int(word)]
-        words.append(word if case_sensitive else word.lower())
-    return words
-
-
-def _forms(keyword: str) -> set[str]:
-    """The word forms that count as a mention of ``keyword`` (itself and its plural)."""
-    return {keyword, keyword + 's', keyword + 'S'}
-
-
-def mentioned_choices(words: Iterable[str], choices: Sequence[str]) -> set[str]:
-    """The choices that a list of normalised words mentions.
-
-    Args:
-        words (Iterable[str]): Normalised words of an answer.
-        choices (Sequence[str]): Candidate keywords.
-
-    Returns:
-        set[str]: The mentioned candidates.
-    """
-    present = set(words)
-    return {choice for choice in choices if _forms(choice) & present}
-
-
-def score_answer(item: Mapping, text: str, strict: bool = False) -> bool:
-    """Whether ``text`` answers an evaluation item correctly.
-
-    Args:
-        item (Mapping): An entry of ``eval_items.json`` with ``accept`` and
-            ``choice_groups`` (or only ``choices``, read as one group) and optionally
-            ``case_sensitive`` and ``answer`` (the reference sentence).
-        text (str): The generated answer.
-        strict (bool): Also require the answer's words to equal those of the reference
-            sentence (same normalisation): the instruction *format* counts, so a bare
-            caption such as "two red circles." is wrong for "How many shapes are
-            there?". Defaults to False (keywords only).
-
-    Returns:
-        bool: True if, in every group, the mentioned keywords are exactly the accepted
-        ones of that group (so an answer naming two colours is wrong), and, when
-        ``strict``, the words equal the reference answer's.
-    """
-    case_sensitive = bool(item.get('case_sensitive', False))
-    words = normalize_words(text, case_sensitive)
-    if strict and words != normalize_words(item['answer'], case_sensitive):
-        return False
-    groups = item.get('choice_groups') or [item['choices']]
-    accept = set(item['accept'])
-    if not case_sensitive:
-        words = [w.lower() for w in words]
-        accept = {a.lower() for a in accept}
-        groups = [[c.lower() for c in group] for group in groups]
-    for group in groups:
-        wanted = accept & set(group)
-        if mentioned_choices(words, group) != wanted:
-            return False
-    return bool(accept)
+           'summarize', 'summary_from_metrics', 'format_table']
 
 
 def summarize(items: Sequence[Mapping],
@@ -133,6 +52,37 @@ def summarize(items: Sequence[Mapping],
         for key in ['chance', *scores]:
             entry[key] = round(entry[key] / max(entry['n'], 1), 4)
     return {'tasks': tasks, 'overall': overall}
+
+
+def summary_from_metrics(items: Sequence[Mapping], metrics: Mapping[str, Mapping]) -> dict:
+    """The :func:`summarize` table from :class:`~mmgpt.evaluation.KeywordAcc` results.
+
+    Args:
+        items (Sequence[Mapping]): The evaluation items (for the task order).
+        metrics (Mapping[str, Mapping]): For each model name (``'base'``, ``'tuned'``),
+            the metrics ``tools/test.py`` reported (``keyword/<task>/keyword``,
+            ``keyword/<task>/strict``, ``keyword/<task>/n``, ``keyword/<task>/chance``
+            and the same without the task for all items), in percent.
+
+    Returns:
+        dict: ``{'tasks': {task: {'n', 'chance', <model>, <model>_strict, ...}},
+        'overall': {...}}`` with fractions rounded to 4 digits, as :func:`summarize`.
+    """
+    def row(prefix: str) -> dict:
+        first = next(iter(metrics.values()))
+        entry = {'n': int(first[f'{prefix}n']),
+                 'chance': round(first[f'{prefix}chance'] / 100, 4)}
+        for name, values in metrics.items():
+            if int(values[f'{prefix}n']) != entry['n']:
+                raise ValueError(f'{name} scored {values[f"{prefix}n"]} items of '
+                                 f'{prefix or "all"}, the others {entry["n"]}')
+            entry[name] = round(values[f'{prefix}keyword'] / 100, 4)
+        for name, values in metrics.items():
+            entry[f'{name}_strict'] = round(values[f'{prefix}strict'] / 100, 4)
+        return entry
+
+    tasks = {task: row(f'keyword/{task}/') for task in dict.fromkeys(i['task'] for i in items)}
+    return {'tasks': tasks, 'overall': row('keyword/')}
 
 
 def format_table(summary: Mapping) -> str:

@@ -18,6 +18,7 @@ from .strategies import (
                     fsdp_unit_policy,
                     sharded_clip_grad_norm_,
 )
+from .test_loop import PredictionTestLoop, read_predictions
 from .training_state import get_rng_state, pack_message_hub, set_rng_state, unpack_message_hub
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
     'count_tokens', 'MMGPTDeepSpeedStrategy', 'MMGPTFSDPStrategy', 'fsdp_unit_policy',
-    'sharded_clip_grad_norm_', 'CheckpointableOneCycleLR',
+    'sharded_clip_grad_norm_', 'CheckpointableOneCycleLR', 'PredictionTestLoop',
+    'read_predictions',
 ]

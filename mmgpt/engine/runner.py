@@ -9,6 +9,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader, Runner
 
 from mmgpt.datasets import bind_model_config
+from mmgpt.models import load_weights_file
 from mmgpt.registry import RUNNERS
 
 from .dist import init_cpu_dist
@@ -93,6 +94,9 @@ class MMGPTRunner(Runner):
                         revise_keys: list | None = None) -> dict:
         """Load a trainable-weights checkpoint strictly through the model.
 
+        A ``.safetensors`` file (exported weights) is read with
+        :func:`mmgpt.models.load_weights_file`.
+
         Args:
             filename (str): Checkpoint path or URL.
             map_location (str | callable): Passed to ``torch.load``. Defaults to 'cpu'.
@@ -104,12 +108,15 @@ class MMGPTRunner(Runner):
         Returns:
             dict: The whole checkpoint (meta, optimizer, ...), for resume.
         """
-        # MMEngine's public loader (local files, URLs, other backends); torch's
-        # weights_only default applies (the checkpoint hook stores no pickled class)
-        checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
-        if not isinstance(checkpoint, dict):
-            raise TypeError(f'{filename} holds a {type(checkpoint).__name__}, not a checkpoint '
-                            'dict')
+        if filename.endswith('.safetensors'):  # exported weights (tools/demo.py, export)
+            checkpoint = {'state_dict': load_weights_file(filename)}
+        else:
+            # MMEngine's public loader (local files, URLs, other backends); torch's
+            # weights_only default applies (the checkpoint hook stores no pickled class)
+            checkpoint = CheckpointLoader.load_checkpoint(filename, map_location=map_location)
+            if not isinstance(checkpoint, dict):
+                raise TypeError(f'{filename} holds a {type(checkpoint).__name__}, not a checkpoint '
+                                'dict')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         state_dict = checkpoint.get('state_dict', checkpoint)

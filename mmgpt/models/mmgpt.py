@@ -31,6 +31,7 @@ from mmgpt.utils.precision import cast_frozen_to, resolve_dtype
 from .flamingo_lm import add_flamingo_to_lm, language_only, reusing_media
 from .language_model import build_language_model
 from .lora import PAPER_LORA_TARGETS, add_lora, set_trainable
+from .prediction import predict_samples
 from .vision_encoder import build_vision_encoder, vision_width
 from .weights import canonical_names, check_keys, load_weights_file
 
@@ -305,9 +306,13 @@ class MultiModalGPT(BaseModel):
                 ``labels`` (for 'loss'), ``images`` ``(B, 1, 1, 3, H, W)``.
             lang (dict, optional): Language-only batch (no ``images``).
             mode (str): 'loss' returns ``loss_vl`` / ``loss_lang``; 'tensor' returns the
-                logits by modality; 'predict' returns generated texts by modality.
-            data_samples: Unused (MMEngine signature).
+                logits by modality; 'predict' returns generated texts by modality, or,
+                given ``data_samples``, answered data samples (:meth:`predict`).
+            data_samples (list, optional): Evaluation samples (``PackEvalInputs``) for
+                'predict'.
         """
+        if mode == 'predict' and data_samples is not None:
+            return self.predict(data_samples)
         batches = {k: b for k, b in (('vl', vl), ('lang', lang)) if b is not None}
         if not batches:
             raise ValueError('MultiModalGPT.forward got neither a `vl` nor a `lang` batch')
@@ -323,3 +328,16 @@ class MultiModalGPT(BaseModel):
                 self.generate(b['input_ids'], b.get('attention_mask'), b.get('images')),
                 skip_special_tokens=True) for k, b in batches.items()}
         raise ValueError(f"mode must be 'loss', 'tensor' or 'predict', got {mode!r}")
+
+    def predict(self, data_samples: list) -> list:
+        """Answer evaluation samples: the template's chat prompt, ``generate`` with
+        ``generation_cfg`` (set per benchmark in the config), the answer cut at the
+        template's stop words. See :mod:`mmgpt.models.prediction`.
+
+        Args:
+            data_samples (list[BaseDataElement]): From ``PackEvalInputs``.
+
+        Returns:
+            list[BaseDataElement]: Their metainfo plus ``pred_text`` and ``prompt``.
+        """
+        return predict_samples(self, data_samples)
