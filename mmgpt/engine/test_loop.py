@@ -12,7 +12,7 @@ from mmengine.runner import TestLoop, autocast
 from mmengine.structures import BaseDataElement
 
 from mmgpt.registry import LOOPS
-from mmgpt.utils import atomic_write_bytes
+from mmgpt.utils.fileio import atomic_write_bytes, sync_file
 
 __all__ = ['PredictionTestLoop', 'prediction_key', 'read_predictions']
 
@@ -157,8 +157,7 @@ class PredictionTestLoop(TestLoop):
                 outputs = self.runner.model.test_step(data_batch)
             for out in outputs:
                 self._file.write(json.dumps(_to_json(out), ensure_ascii=False) + '\n')
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            sync_file(self._file)
         self.evaluator.process(data_samples=outputs, data_batch=data_batch)
         self.runner.call_hook('after_test_iter', batch_idx=idx, data_batch=data_batch,
                               outputs=outputs)

@@ -12,7 +12,7 @@ import os.path as osp
 import shutil
 import tempfile
 
-__all__ = ['atomic_write_bytes', 'atomic_replace', 'atomic_replace_dir']
+__all__ = ['atomic_write_bytes', 'atomic_replace', 'atomic_replace_dir', 'sync_file']
 
 
 def atomic_write_bytes(data: bytes, path: str) -> None:
@@ -72,3 +72,13 @@ def atomic_replace_dir(tmp_dir: str, path: str) -> None:
     os.replace(tmp_dir, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def sync_file(file) -> None:
+    """Flush an open file and force it to disk (an append-only log kept across kills).
+
+    Args:
+        file: A file object opened for writing.
+    """
+    file.flush()
+    os.fsync(file.fileno())

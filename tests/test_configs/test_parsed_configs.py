@@ -100,6 +100,11 @@ def _spell_out(cfg: dict, name: str) -> dict:
     paramwise.setdefault('no_decay_patterns', list(RELEASED_NO_DECAY_PATTERNS))
     dataset = cfg['train_dataloader']['dataset']
     root = dataset.pop('data_root', None)  # item 6
+    # Added later (issue 14): the short-answer entries of the shapes-world base file, for
+    # configs/experiments/a_short_answers.py; the demo stages do not use them.
+    for key in ('shapes_vqa_short', 'shapes_gqa_short'):
+        entry = cfg.pop(key, None)
+        assert entry is None or entry not in dataset.get('vl', []), key
     for key, entry in cfg.items():  # the shapes-world entries of the base file
         if key.startswith('shapes_') and isinstance(entry, dict):
             assert entry.pop('data_root', cfg['shapes_root']) == cfg['shapes_root'], key

@@ -78,5 +78,8 @@ def test_each_value_is_written_once_in_the_configs():
             assert sorted(hits) == ['_base_/models/mmgpt_openflamingo9b_lora.py',
                                     'demo/stage1_openflamingo_pretrain.py',
                                     'mmgpt_release_v0_faithful.py'], hits
+        elif needle == 'target_modules=':
+            # only experiment C, whose point is other targets (self-attention only)
+            assert hits == ['experiments/c_lora_self_attn.py'], hits
         else:
             assert hits == [], f'{needle} is restated in {hits}'
