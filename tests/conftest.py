@@ -41,3 +41,11 @@ def trained_demo():
                         '--work-dir', work_dir], check=True, cwd=REPO, timeout=3600)
     assert _demo_complete(work_dir), f'the demo did not finish in {work_dir}'
     return work_dir
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that may train the demo first (``trained_demo``: ~10 min) gets 50 minutes,
+    not the default per-test timeout (pyproject.toml), which counts fixture set-up too."""
+    for item in items:
+        if 'trained_demo' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.timeout(3000))
