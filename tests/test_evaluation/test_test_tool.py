@@ -33,9 +33,7 @@ test_dataloader = dict(
     batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='VQAv2EvalDataset', data_root='{root}', ann_file='q.json',
                  answers_file='a.json', img_prefix='val2014', split_name='tiny',
-                 pipeline=[dict(type='LoadConversationImage',
-                                vision_encoder={{{{_base_.model.vision_encoder}}}},
-                                on_error='raise'),
+                 pipeline=[dict(type='LoadConversationImage', on_error='raise'),
                            dict(type='PackEvalInputs')]))
 test_evaluator = dict(type='VQAAcc')
 test_cfg = dict(type='PredictionTestLoop')

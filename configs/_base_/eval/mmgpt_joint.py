@@ -5,7 +5,7 @@ _base_ = ['../../mmgpt_joint.py', '../datasets/eval_benchmarks.py']
 # The model's own image preprocessing; an unreadable image stops the run (a skipped
 # question would change the score without saying so).
 eval_pipeline = [
-    dict(type='LoadConversationImage', vision_encoder={{_base_.model.vision_encoder}},
-         on_error='raise'),
+    # the vision tower comes from the model config (MMGPTRunner.build_dataloader)
+    dict(type='LoadConversationImage', on_error='raise'),
     dict(type='PackEvalInputs'),
 ]

@@ -5,7 +5,7 @@ _base_ = ['../../demo/stage2_mmgpt_lora.py', '../datasets/eval_shapes_world.py']
 
 model = dict(generation_cfg=dict(max_new_tokens=24, do_sample=False))
 eval_pipeline = [
-    dict(type='LoadConversationImage', vision_encoder={{_base_.model.vision_encoder}},
-         on_error='raise'),
+    # the vision tower comes from the model config (MMGPTRunner.build_dataloader)
+    dict(type='LoadConversationImage', on_error='raise'),
     dict(type='PackEvalInputs'),
 ]
