@@ -129,6 +129,10 @@ def test_too_long_message_is_refused_and_the_session_goes_on(terminal, checkpoin
     assert term.proc.wait(timeout=30) == 0
 
 
+# Slow (timing): the Ctrl-C must land while the answer streams; in a full-suite run on an
+# idle machine the tiny model's 900-token answer sometimes ends first (seen twice in CI
+# runs of this stop, never when run alone). About 12 s.
+@pytest.mark.slow
 def test_ctrl_c_stops_an_answer_and_twice_at_the_prompt_quits(terminal):
     term = terminal('--max-new-tokens', '900')
     term.send('Tell me a long story.')
