@@ -41,8 +41,7 @@ from mmgpt.engine.resume import check_checkpoint_readable  # noqa: E402
 from mmgpt.inference import ChatEngine, GenerationOptions  # noqa: E402
 from mmgpt.utils import ImageLoadError, atomic_write_bytes, read_rgb_image  # noqa: E402
 from mmgpt.utils.cli import (  # noqa: E402
-    add_cfg_options_argument,
-    add_debug_argument,
+    add_checkpoint_arguments,
     load_config,
     run_cli,
 )
@@ -64,20 +63,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Chat with a MultiModal-GPT checkpoint',
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
-    parser.add_argument('config', help='the training config of the checkpoint')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='trained weights (a training checkpoint, .safetensors, or the '
-                        'MultiModal-GPT release .pt); omit for the base model')
+    add_checkpoint_arguments(parser)
     parser.add_argument('--image', help='an image to start the conversation with')
     parser.add_argument('--batch', help='answer the conversations of this JSONL file')
     parser.add_argument('--out', help='where --batch writes its answers (JSONL)')
     parser.add_argument('--resume', action='store_true',
                         help='--batch: keep the answers already in OUT or OUT.partial')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default: cpu)')
-    add_cfg_options_argument(parser)
     parser.add_argument('--threads', type=int, default=None,
                         help='torch threads (default: the usable cores, or MMGPT_NUM_THREADS)')
-    add_debug_argument(parser)
     gen = parser.add_argument_group('generation')
     gen.add_argument('--max-new-tokens', type=int, default=128)
     gen.add_argument('--mode', choices=['greedy', 'beam', 'sample'], default='greedy')

@@ -16,26 +16,21 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
-
 from mmgpt.serving import ImageLimits, ServingSettings  # noqa: E402
-from mmgpt.utils.cli import run_cli  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_checkpoint_arguments,
+    add_listen_arguments,
+    load_config,
+    run_cli,
+)
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv=None):
     """Command line."""
     parser = argparse.ArgumentParser(description='OpenAI-compatible API for a checkpoint')
-    parser.add_argument('config', help='the training config of the checkpoint')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='trained weights; omit for the base model')
-    parser.add_argument('--host', default='127.0.0.1',
-                        help='interface to listen on (default: 127.0.0.1, this machine only; '
-                        '0.0.0.0 exposes the server to the network)')
-    parser.add_argument('--port', type=int, default=8000)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value (as tools/train.py)')
+    add_checkpoint_arguments(parser)
+    add_listen_arguments(parser, 8000, 'the server')
     parser.add_argument('--model-name', help='the model id clients send (default: the '
                         'config file name)')
     parser.add_argument('--api-key', default=os.environ.get('MMGPT_API_KEY'),
@@ -48,10 +43,7 @@ def parse_args(argv=None):
                         "turn's ### Input: section)")
     parser.add_argument('--max-tokens', type=int, default=128,
                         help='max_tokens when a request gives none (default: 128)')
-    parser.add_argument('--max-images', type=int, default=4, help='per request (default: 4)')
-    parser.add_argument('--max-image-mb', type=float, default=10.0,
-                        help='largest encoded image (default: 10 MB)')
-    parser.add_argument('--max-image-pixels', type=int, default=4096 * 4096)
+    ImageLimits.add_arguments(parser, 'request')
     parser.add_argument('--max-body-mb', type=float, default=32.0,
                         help='largest request body (default: 32 MB)')
     parser.add_argument('--max-pending', type=int, default=32,
@@ -70,15 +62,12 @@ def main(argv=None):
 
     settings = ServingSettings(
         model_name=args.model_name or os.path.splitext(os.path.basename(args.config))[0],
-        image_limits=ImageLimits(max_bytes=int(args.max_image_mb * 2**20),
-                                 max_pixels=args.max_image_pixels,
-                                 max_images=args.max_images),
+        image_limits=ImageLimits.from_args(args),
         image_dir=args.image_dir, max_body_bytes=int(args.max_body_mb * 2**20),
         default_max_tokens=args.max_tokens, system_messages=args.system_messages,
         api_key=args.api_key or None, max_pending=args.max_pending)
     print('loading model ...', file=sys.stderr, flush=True)
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     engine = ChatEngine.from_config(cfg, args.checkpoint, device=args.device)
     app = create_app(engine, settings)
     auth = 'bearer token required' if settings.api_key else 'no authentication'

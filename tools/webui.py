@@ -14,33 +14,24 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # no calls home
 
-from mmengine.config import Config, DictAction  # noqa: E402
-
 from mmgpt.serving import ImageLimits  # noqa: E402
-from mmgpt.utils.cli import run_cli  # noqa: E402
+from mmgpt.utils.cli import (  # noqa: E402
+    add_checkpoint_arguments,
+    add_listen_arguments,
+    load_config,
+    run_cli,
+)
 from mmgpt.utils.threads import set_torch_threads  # noqa: E402
 
 
 def parse_args(argv=None):
     """Command line."""
     parser = argparse.ArgumentParser(description='Web demo of a MultiModal-GPT checkpoint')
-    parser.add_argument('config', help='the training config of the checkpoint')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='trained weights; omit for the base model')
-    parser.add_argument('--host', default='127.0.0.1',
-                        help='interface to listen on (default: 127.0.0.1, this machine only; '
-                        '0.0.0.0 exposes the page to the network)')
-    parser.add_argument('--port', type=int, default=7860)
+    add_checkpoint_arguments(parser)
+    add_listen_arguments(parser, 7860, 'the page')
     parser.add_argument('--share', action='store_true',
                         help='also open a public gradio.live link (off by default)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config settings, key=value (as tools/train.py)')
-    parser.add_argument('--max-images', type=int, default=4,
-                        help='per conversation (default: 4)')
-    parser.add_argument('--max-image-mb', type=float, default=10.0,
-                        help='largest upload (default: 10 MB)')
-    parser.add_argument('--max-image-pixels', type=int, default=4096 * 4096)
+    ImageLimits.add_arguments(parser, 'conversation')
     parser.add_argument('--max-queue', type=int, default=64,
                         help='visitors waiting for the model at most (default: 64)')
     return parser.parse_args(argv)
@@ -53,10 +44,8 @@ def main(argv=None):
     from mmgpt.inference import ChatEngine
     from mmgpt.serving.webui import build_webui, launch_webui
 
-    limits = ImageLimits(max_bytes=int(args.max_image_mb * 2**20),
-                         max_pixels=args.max_image_pixels, max_images=args.max_images)
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    limits = ImageLimits.from_args(args)
+    cfg = load_config(args.config, args.cfg_options)
     print('loading model ...', file=sys.stderr, flush=True)
     engine = ChatEngine.from_config(cfg, args.checkpoint, device=args.device)
     demo = build_webui(engine, limits, max_queue=args.max_queue)

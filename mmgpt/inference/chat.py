@@ -23,7 +23,13 @@ from PIL import Image
 
 from mmgpt.models import load_checkpoint
 from mmgpt.registry import MODELS
-from mmgpt.templates import chat_prompt, encode_segments, get_stop_words, segments_to_text
+from mmgpt.templates import (
+    chat_prompt,
+    cut_at_stop_words,
+    encode_segments,
+    get_stop_words,
+    segments_to_text,
+)
 from mmgpt.utils.image import build_image_transform, read_rgb_image
 
 __all__ = ['GenerationOptions', 'Conversation', 'ChatEngine', 'ContextLengthError']
@@ -192,7 +198,7 @@ class _Streamer:
             return
         start = max(len(self.text) - self.hold, 0)
         self.text += new
-        cut = _cut_at_stop(self.text[start:], self.stop_words)
+        cut = cut_at_stop_words(self.text[start:], self.stop_words)
         if len(cut) < len(self.text) - start:
             self.text, self.stopped = self.text[:start + len(cut)], True
 
@@ -213,11 +219,6 @@ class _Streamer:
         if len(text) > self.sent:
             self.callback(text[self.sent:])
         self.sent = len(text)
-
-
-def _cut_at_stop(text: str, stop_words) -> str:
-    cut = min((text.find(w) for w in stop_words if w in text), default=-1)
-    return text if cut < 0 else text[:cut]
 
 
 class ChatEngine:
@@ -355,7 +356,7 @@ class ChatEngine:
                 torch.manual_seed(options.seed)
             new = self.model.generate(input_ids, images=pixels, **kwargs)
         full = self.tokenizer.decode(new[0], skip_special_tokens=True)
-        text = _cut_at_stop(full, stop_words).strip()
+        text = cut_at_stop_words(full, stop_words).strip()
         if stream is not None and streamer is None:
             stream(text)
         ended = self.tokenizer.eos_token_id in new[0].tolist() or len(text) < len(full.strip())

@@ -69,6 +69,30 @@ class ImageLimits:
                'GIF': ['.gif'], 'BMP': ['.bmp']}
         return [e for f in self.formats for e in ext.get(f, [])]
 
+    @staticmethod
+    def add_arguments(parser, what: str = 'request') -> None:
+        """``--max-images``, ``--max-image-mb`` and ``--max-image-pixels`` of a tool.
+
+        Args:
+            parser (argparse.ArgumentParser): The tool's parser.
+            what (str): What ``--max-images`` counts per. Defaults to ``'request'``.
+        """
+        default = ImageLimits()
+        parser.add_argument('--max-images', type=int, default=default.max_images,
+                            help=f'per {what} (default: {default.max_images})')
+        parser.add_argument('--max-image-mb', type=float,
+                            default=default.max_bytes / 2**20,
+                            help=f'largest encoded image (default: '
+                            f'{default.max_bytes / 2**20:g} MB)')
+        parser.add_argument('--max-image-pixels', type=int, default=default.max_pixels,
+                            help=f'largest width x height (default: {default.max_pixels})')
+
+    @classmethod
+    def from_args(cls, args) -> ImageLimits:
+        """The limits a command line set with :meth:`add_arguments`."""
+        return cls(max_bytes=int(args.max_image_mb * 2**20),
+                   max_pixels=args.max_image_pixels, max_images=args.max_images)
+
 
 def _check_header(data: bytes, limits: ImageLimits, name: str) -> None:
     """Format and pixel count from the header only (no pixel data is decoded)."""

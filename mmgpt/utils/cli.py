@@ -18,7 +18,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 __all__ = ['USER_ERRORS', 'DEBUG_ENV', 'debug_enabled', 'add_debug_argument',
-           'add_cfg_options_argument', 'format_error', 'load_config', 'run_cli']
+           'add_cfg_options_argument', 'add_checkpoint_arguments', 'add_listen_arguments',
+           'format_error', 'load_config', 'run_cli']
 
 #: Exception types reported as user mistakes (exit status 2). Errors that name a file,
 #: record or option derive from these (``AnnotationError`` and ``ResumeMismatchError`` are
@@ -69,6 +70,36 @@ def add_cfg_options_argument(parser) -> None:
 
     parser.add_argument('--cfg-options', nargs='+', action=_CfgOptions,
                         help='override config keys, e.g. train_dataloader.num_workers=2')
+
+
+def add_checkpoint_arguments(parser) -> None:
+    """The arguments of every tool that loads a trained model for inference (chat, web
+    demo, API): ``CONFIG [CHECKPOINT] [--device D] [--cfg-options ...] [--debug]``.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    parser.add_argument('config', help='the training config of the checkpoint')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='trained weights (a training checkpoint, .safetensors, or the '
+                        'MultiModal-GPT release .pt); omit for the base model')
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default: cpu)')
+    add_cfg_options_argument(parser)
+    add_debug_argument(parser)
+
+
+def add_listen_arguments(parser, port: int, what: str = 'the server') -> None:
+    """``--host`` (default 127.0.0.1: this machine only) and ``--port`` of a server tool.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        port (int): The default port.
+        what (str): What listens, for the help text. Defaults to ``'the server'``.
+    """
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='interface to listen on (default: 127.0.0.1, this machine only; '
+                        f'0.0.0.0 exposes {what} to the network)')
+    parser.add_argument('--port', type=int, default=port, help=f'(default: {port})')
 
 
 def load_config(path: str, cfg_options: dict | None = None):

@@ -4,7 +4,9 @@ import random
 import pytest
 import torch
 
-from mmgpt.inference.chat import _cut_at_stop, _StopOnStrings, _Streamer
+from mmgpt.inference.chat import _StopOnStrings, _Streamer
+from mmgpt.inference.stop_reference import FullDecodeStop as OldStop
+from mmgpt.inference.stop_reference import FullDecodeStreamer as OldStreamer
 from mmgpt.templates import get_stop_words
 from mmgpt.tokenizer import build_tokenizer
 
@@ -12,40 +14,6 @@ from mmgpt.tokenizer import build_tokenizer
 @pytest.fixture(scope='module')
 def tok():
     return build_tokenizer(dict(type='tiny_bpe'))
-
-
-class OldStop:
-    """The previous criterion (decodes every new token at every step), for comparison."""
-
-    def __init__(self, tokenizer, prompt_len, stop_words):
-        self.tokenizer, self.prompt_len, self.stop_words = tokenizer, prompt_len, stop_words
-
-    def __call__(self, input_ids, scores):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:])
-        return torch.tensor([any(w in t for w in self.stop_words) for t in texts])
-
-
-class OldStreamer:
-    """The previous streamer (decodes everything at every token), for comparison."""
-
-    def __init__(self, tokenizer, callback, stop_words):
-        self.tokenizer, self.callback, self.stop_words = tokenizer, callback, stop_words
-        self.ids, self.sent = [], 0
-
-    def put(self, value):
-        self.ids += value.flatten().tolist()
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words)
-        ready = len(text) - (max(len(w) for w in self.stop_words) - 1)
-        if ready > self.sent:
-            self.callback(text[self.sent:ready])
-            self.sent = ready
-
-    def end(self):
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words).rstrip()
-        if len(text) > self.sent:
-            self.callback(text[self.sent:])
 
 
 def first_stop(criterion, prompt, new_ids):

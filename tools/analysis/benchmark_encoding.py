@@ -29,7 +29,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from mmgpt.inference.chat import _cut_at_stop, _StopOnStrings, _Streamer  # noqa: E402
+from mmgpt.inference.chat import _StopOnStrings, _Streamer  # noqa: E402
+from mmgpt.inference.stop_reference import FullDecodeStop as OldStop  # noqa: E402
+from mmgpt.inference.stop_reference import (  # noqa: E402
+    FullDecodeStreamer as OldStreamer,
+)
 from mmgpt.templates import (  # noqa: E402
     BOS,
     EOC,
@@ -70,44 +74,6 @@ def old_encode_segments(segments, tokenizer):
         ids += piece
         labels += piece if seg.supervised else [-100] * len(piece)
     return ids, labels
-
-
-class OldStop:
-    """Before: the whole answer decoded at every step."""
-
-    def __init__(self, tokenizer, prompt_len, stop_words):
-        self.tokenizer, self.prompt_len, self.stop_words = tokenizer, prompt_len, stop_words
-
-    def __call__(self, input_ids, scores, **kwargs):
-        texts = self.tokenizer.batch_decode(input_ids[:, self.prompt_len:])
-        return torch.tensor([any(w in t for w in self.stop_words) for t in texts],
-                            device=input_ids.device)
-
-
-class OldStreamer:
-    """Before: the whole answer decoded at every token."""
-
-    def __init__(self, tokenizer, callback, stop_words, skip):
-        self.tokenizer, self.callback, self.stop_words = tokenizer, callback, stop_words
-        self.skip, self.ids, self.sent = skip, [], 0
-
-    def put(self, value):
-        if self.skip:
-            self.skip = 0
-            return
-        self.ids += value.flatten().tolist()
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words)
-        ready = len(text) - (max(len(w) for w in self.stop_words) - 1)
-        if ready > self.sent:
-            self.callback(text[self.sent:ready])
-            self.sent = ready
-
-    def end(self):
-        text = _cut_at_stop(self.tokenizer.decode(self.ids, skip_special_tokens=True),
-                            self.stop_words).rstrip()
-        if len(text) > self.sent:
-            self.callback(text[self.sent:])
 
 
 # --------------------------------------------------------------------- fixtures
