@@ -15,6 +15,7 @@ from .schedulers import CheckpointableOneCycleLR
 from .strategies import (
                     MMGPTDeepSpeedStrategy,
                     MMGPTFSDPStrategy,
+                    deepspeed_optim_wrapper,
                     fsdp_unit_policy,
                     sharded_clip_grad_norm_,
 )
@@ -27,6 +28,6 @@ __all__ = [
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
     'count_tokens', 'MMGPTDeepSpeedStrategy', 'MMGPTFSDPStrategy', 'fsdp_unit_policy',
-    'sharded_clip_grad_norm_', 'CheckpointableOneCycleLR', 'PredictionTestLoop',
-    'read_predictions',
+    'sharded_clip_grad_norm_', 'deepspeed_optim_wrapper', 'CheckpointableOneCycleLR',
+    'PredictionTestLoop', 'read_predictions',
 ]

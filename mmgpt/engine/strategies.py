@@ -45,7 +45,7 @@ from .dist import init_cpu_dist
 from .precision import cast_frozen_to
 
 __all__ = ['MMGPTDeepSpeedStrategy', 'MMGPTFSDPStrategy', 'sharded_clip_grad_norm_',
-           'fsdp_unit_policy', 'optimizer_layout']
+           'fsdp_unit_policy', 'optimizer_layout', 'deepspeed_optim_wrapper']
 
 #: Optimizer state tensors kept per parameter (AdamW); others are not carried over.
 ADAM_STATE_KEYS = ('exp_avg', 'exp_avg_sq')
@@ -232,6 +232,58 @@ class _TrainableCheckpointMixin:
 
 
 # --------------------------------------------------------------------- DeepSpeed
+def deepspeed_optim_wrapper(optim_wrapper: dict, ds_config: dict,
+                            explicit: dict | None = None) -> tuple[dict, dict]:
+    """The schedule's ``optim_wrapper`` as DeepSpeed runs it.
+
+    DeepSpeed steps, accumulates and clips itself, so MMEngine needs a
+    ``DeepSpeedOptimWrapper`` there and the accumulation and clipping in DeepSpeed's
+    config. This keeps the schedule's optimizer, constructor and ``paramwise_cfg``, and
+    moves ``accumulative_counts`` to ``gradient_accumulation_steps`` and
+    ``clip_grad.max_norm`` to ``gradient_clipping``, so that a strategy piece
+    (``configs/_base_/strategies/deepspeed_zero*.py``) added to any training config
+    trains with that config's recipe. A wrapper already of type
+    ``DeepSpeedOptimWrapper`` is returned as it is.
+
+    Args:
+        optim_wrapper (dict): The config's ``optim_wrapper``.
+        ds_config (dict): The DeepSpeed config to complete (not modified).
+        explicit (dict, optional): Settings the strategy config gave itself
+            (``gradient_accumulation_steps``, ``gradient_clipping``); they must agree
+            with the schedule's. Defaults to None.
+
+    Returns:
+        tuple[dict, dict]: The optimizer wrapper config and the DeepSpeed config.
+
+    Raises:
+        ValueError: A value clipping (DeepSpeed clips the norm only), a wrapper type
+            DeepSpeed cannot replace, or a strategy setting that contradicts the schedule.
+    """
+    wrapper, ds_config, explicit = dict(optim_wrapper), dict(ds_config), explicit or {}
+    kind = wrapper.get('type', 'OptimWrapper')
+    if kind == 'DeepSpeedOptimWrapper':
+        return wrapper, ds_config
+    if kind not in ('OptimWrapper', 'AmpOptimWrapper'):
+        raise ValueError(f'optim_wrapper type {kind!r} cannot run under DeepSpeed: use '
+                         'OptimWrapper (DeepSpeed takes over its accumulation and clipping)')
+    derived = {'gradient_accumulation_steps': int(wrapper.pop('accumulative_counts', 1))}
+    clip = wrapper.pop('clip_grad', None)
+    if clip:
+        if clip.get('type', 'norm') != 'norm' or clip.get('norm_type', 2) != 2:
+            raise ValueError(f'optim_wrapper.clip_grad={dict(clip)}: DeepSpeed clips the L2 '
+                             'norm of the gradients only (gradient_clipping)')
+        derived['gradient_clipping'] = float(clip['max_norm'])
+    for key, value in derived.items():
+        if explicit.get(key) is not None and explicit[key] != value:
+            raise ValueError(f'strategy.{key}={explicit[key]} contradicts the schedule\'s '
+                             f'{value} (optim_wrapper): set one of them')
+    ds_config.update(derived)
+    for key in ('dtype', 'loss_scale'):  # AmpOptimWrapper's: DeepSpeed's bf16/fp16 decide
+        wrapper.pop(key, None)
+    wrapper['type'] = 'DeepSpeedOptimWrapper'
+    return wrapper, ds_config
+
+
 @STRATEGIES.register_module()
 class MMGPTDeepSpeedStrategy(_TrainableCheckpointMixin, DeepSpeedStrategy):
     """MMEngine's ``DeepSpeedStrategy`` (ZeRO 0-3), with one-file trainable checkpoints.
@@ -243,12 +295,17 @@ class MMGPTDeepSpeedStrategy(_TrainableCheckpointMixin, DeepSpeedStrategy):
     with DeepSpeed's public ``deepspeed.utils.safe_get_full_*`` functions, and resume
     writes them back with ``safe_set_full_*`` (and the bf16 copies the forward uses).
 
+    The config's ordinary ``optim_wrapper`` is turned into a ``DeepSpeedOptimWrapper``
+    with the schedule's accumulation and clipping moved into DeepSpeed's config
+    (:func:`deepspeed_optim_wrapper`).
+
     Args:
-        **kwargs: ``DeepSpeedStrategy``'s arguments (``zero_optimization``, ``bf16``,
-            ``gradient_accumulation_steps``, ``gradient_clipping``...).
+        **kwargs: ``DeepSpeedStrategy``'s arguments (``zero_optimization``, ``bf16``...).
     """
 
     def __init__(self, **kwargs) -> None:
+        self._explicit = {k: kwargs.get(k) for k in ('gradient_accumulation_steps',
+                                                     'gradient_clipping')}
         try:
             super().__init__(**kwargs)
         except ModuleNotFoundError as err:
@@ -257,6 +314,13 @@ class MMGPTDeepSpeedStrategy(_TrainableCheckpointMixin, DeepSpeedStrategy):
             # else is set up by then, and the configs use torch's AdamW.
             if 'onebit' not in str(err):
                 raise
+
+    def build_optim_wrapper(self, optim_wrapper, model=None):
+        """MMEngine's, from the schedule's wrapper made DeepSpeed's."""
+        if isinstance(optim_wrapper, dict):
+            optim_wrapper, self.config = deepspeed_optim_wrapper(
+                optim_wrapper, self.config, self._explicit)
+        return super().build_optim_wrapper(optim_wrapper, model)
 
     def _setup_distributed(self, launcher: str | None = None, backend: str = 'nccl',
                            **kwargs) -> None:

@@ -16,11 +16,6 @@ CONFIGS = {name: str(REPO / 'configs' / f'mmgpt_joint_{name}.py')
            for name in ('zero2', 'zero3', 'fsdp')}
 STRATEGY_BASES = {name: str(REPO / 'configs' / '_base_' / 'strategies' / f'{name}.py')
                   for name in ('deepspeed_zero2', 'deepspeed_zero3', 'fsdp')}
-DS_OPTIM = """optim_wrapper = dict(_delete_=True, type='DeepSpeedOptimWrapper',
-    optimizer={{_base_.optim_wrapper.optimizer}}, constructor={{_base_.optim_wrapper.constructor}},
-    paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
-strategy = dict(gradient_accumulation_steps=4, gradient_clipping=1.0)
-"""
 
 
 def _free_port() -> int:
@@ -41,10 +36,7 @@ def _tiny_config(path, strategy: str | None, extra: str = '') -> str:
     body = (f'_base_ = {bases!r}\n'
             'default_hooks = dict(checkpoint=dict(interval=4, max_keep_ckpts=10))\n'
             "custom_hooks = [dict(type='TokenThroughputHook')]\n")
-    if strategy and strategy.startswith('deepspeed'):
-        body += DS_OPTIM
-    else:
-        body += 'optim_wrapper = dict(accumulative_counts=4)\n'
+    body += 'optim_wrapper = dict(accumulative_counts=4)\n'
     if strategy == 'fsdp':
         body += 'strategy = dict(frozen_dtype=None)  # fp32 on CPU (no bf16 autocast)\n'
     path.write_text(body + extra)
@@ -79,6 +71,7 @@ def _assert_trainable_only_and_chat_readable(path) -> None:
 # ------------------------------------------------------------------ fast checks
 @pytest.mark.parametrize('name', sorted(CONFIGS))
 def test_engine_configs_parse_and_resolve(name):
+    from mmgpt.engine import deepspeed_optim_wrapper
     from mmgpt.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS, STRATEGIES
 
     cfg = Config.fromfile(CONFIGS[name])
@@ -86,18 +79,41 @@ def test_engine_configs_parse_and_resolve(name):
     assert cfg.model == joint.model and cfg.train_dataloader == joint.train_dataloader
     assert cfg.param_scheduler == joint.param_scheduler
     assert STRATEGIES.get(cfg.strategy.type) is not None
-    assert OPTIM_WRAPPERS.get(cfg.optim_wrapper.type) is not None
-    assert OPTIM_WRAPPER_CONSTRUCTORS.get(cfg.optim_wrapper.constructor) is not None
     assert cfg.optim_wrapper.optimizer == joint.optim_wrapper.optimizer
     if name == 'fsdp':
         assert cfg.strategy.model_wrapper.use_orig_params is True
         assert cfg.strategy.frozen_dtype == 'bfloat16'
         assert cfg.optim_wrapper.accumulative_counts == 16
+        wrapper = cfg.optim_wrapper
     else:
         assert cfg.strategy.bf16 == dict(enabled=True)
         assert cfg.strategy.zero_optimization.stage == int(name[-1])
-        assert cfg.strategy.gradient_accumulation_steps == 16
-        assert cfg.strategy.gradient_clipping == 1.0
+        assert cfg.optim_wrapper == joint.optim_wrapper  # the schedule's, unrestated
+        wrapper, ds = deepspeed_optim_wrapper(cfg.optim_wrapper, cfg.strategy)
+        assert wrapper['type'] == 'DeepSpeedOptimWrapper'
+        assert ds['gradient_accumulation_steps'] == 16 and ds['gradient_clipping'] == 1.0
+        assert 'accumulative_counts' not in wrapper and 'clip_grad' not in wrapper
+    assert OPTIM_WRAPPERS.get(wrapper['type']) is not None
+    assert OPTIM_WRAPPER_CONSTRUCTORS.get(wrapper['constructor']) is not None
+
+
+def test_deepspeed_wrapper_refuses_what_deepspeed_cannot_do():
+    from mmgpt.engine import deepspeed_optim_wrapper
+
+    base = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4),
+                accumulative_counts=4, clip_grad=dict(max_norm=1.0))
+    with pytest.raises(ValueError, match='L2'):
+        deepspeed_optim_wrapper(dict(base, clip_grad=dict(type='value', clip_value=1.0)), {})
+    with pytest.raises(ValueError, match='contradicts'):
+        deepspeed_optim_wrapper(base, {}, dict(gradient_accumulation_steps=8))
+    with pytest.raises(ValueError, match='cannot run under DeepSpeed'):
+        deepspeed_optim_wrapper(dict(base, type='ApexOptimWrapper'), {})
+    wrapper, ds = deepspeed_optim_wrapper(base, {'bf16': {'enabled': True}},
+                                          dict(gradient_accumulation_steps=4))
+    assert ds == {'bf16': {'enabled': True}, 'gradient_accumulation_steps': 4,
+                  'gradient_clipping': 1.0}
+    assert wrapper == dict(type='DeepSpeedOptimWrapper', optimizer=base['optimizer'])
+    assert deepspeed_optim_wrapper(wrapper, ds) == (wrapper, ds)  # already DeepSpeed's
 
 
 @pytest.mark.parametrize('name', ['zero2', 'zero3'])
@@ -105,8 +121,11 @@ def test_deepspeed_configs_pass_deepspeeds_own_parser(name):
     from deepspeed.runtime.config import DeepSpeedConfig
     from pydantic import ValidationError
 
+    from mmgpt.engine import deepspeed_optim_wrapper
+
     cfg = Config.fromfile(CONFIGS[name])
-    ds = {k: v for k, v in cfg.strategy.to_dict().items() if k != 'type'}
+    _, ds = deepspeed_optim_wrapper(cfg.optim_wrapper, cfg.strategy.to_dict())
+    ds = {k: v for k, v in ds.items() if k != 'type'}
     ds['train_micro_batch_size_per_gpu'] = cfg.train_dataloader.batch_size
     parsed = DeepSpeedConfig(ds)
     assert parsed.zero_optimization_stage == int(name[-1])

@@ -5,8 +5,9 @@
 # optimizer. Checkpoints are the same one-file, trainable-only format as DDP's
 # (mmgpt/engine/strategies.py gathers the fp32 masters and AdamW's moments).
 #
-# The leaf config also swaps its optim_wrapper for DeepSpeedOptimWrapper and hands the
-# schedule's accumulation and clipping to DeepSpeed, which applies them.
+# The config's optim_wrapper stays the schedule's: the strategy turns it into MMEngine's
+# DeepSpeedOptimWrapper and moves its accumulative_counts and clip_grad into DeepSpeed's
+# gradient_accumulation_steps and gradient_clipping (mmgpt.engine.deepspeed_optim_wrapper).
 strategy = dict(
     type='MMGPTDeepSpeedStrategy',
     bf16=dict(enabled=True),
@@ -17,7 +18,6 @@ strategy = dict(
         reduce_bucket_size=int(5e7),  # LoRA grads: 23.5M params fit in one bucket
         allgather_bucket_size=int(5e7),
     ),
-    # gradient_accumulation_steps and gradient_clipping: set by the leaf config from
-    # the schedule (optim_wrapper.accumulative_counts, clip_grad.max_norm)
+    # gradient_accumulation_steps and gradient_clipping: from the schedule's optim_wrapper
     # train_micro_batch_size_per_gpu is taken from train_dataloader.batch_size
 )
