@@ -29,8 +29,8 @@ def trained_demo():
 
     Reuses ``$MMGPT_DEMO_DIR`` or ``work_dirs/demo`` when it holds a finished run;
     otherwise runs the full demo into ``work_dirs/demo`` (about 10 minutes on 2 cores,
-    once per session). Tests that use it are slow: they check answers of a really
-    trained model (evaluation, web demo, API).
+    once per session). Tests that use it check answers of a really trained model
+    (evaluation, export, web demo, API); they are marked ``demo`` automatically.
     """
     import subprocess
     import sys
@@ -44,8 +44,10 @@ def trained_demo():
 
 
 def pytest_collection_modifyitems(config, items):
-    """A test that may train the demo first (``trained_demo``: ~10 min) gets 50 minutes,
-    not the default per-test timeout (pyproject.toml), which counts fixture set-up too."""
+    """A test that may train the demo first (``trained_demo``: ~10 min) is marked ``demo``
+    and gets 50 minutes, not the default per-test timeout (pyproject.toml), which counts
+    fixture set-up too."""
     for item in items:
         if 'trained_demo' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.demo)
             item.add_marker(pytest.mark.timeout(3000))

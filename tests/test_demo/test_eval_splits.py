@@ -68,7 +68,6 @@ def test_keyword_metric_and_summary_reproduce_the_demo_scoring(world):
 
 # 2-5 min: tools/test.py twice on the trained demo (reused when $MMGPT_DEMO_DIR or
 # work_dirs/demo is complete, else trained once, ~10 min)
-@pytest.mark.slow
 def test_test_tool_on_vqa_and_caption_splits_equals_the_demo_table(trained_demo, tmp_path):
     import shutil
     import sys

@@ -44,7 +44,7 @@ def test_export_of_a_training_run_checkpoints(tmp_path):
             assert torch.equal(adapter[name], value), key
 
 
-@pytest.mark.slow  # uses the trained demo (trains it if absent, ~10 min); ~60 s itself
+# uses the trained demo (trains it if absent, ~10 min); ~60 s itself
 def test_merged_export_of_the_demo_gives_the_same_logits_and_answer(trained_demo, tmp_path):
     demo = trained_demo
     config = str(REPO / 'configs' / 'demo' / 'stage2_mmgpt_lora.py')

@@ -65,8 +65,7 @@ def _messages(data, item, as_path=False):
     return [first]
 
 
-# slow: ~1 minute (starts a server on the trained demo, or trains the demo once if absent)
-@pytest.mark.slow
+# ~1 minute (starts a server on the trained demo, or trains the demo once if absent)
 def test_answers_about_held_out_images_match_the_references(demo_server):
     url, data = demo_server
     client = openai.OpenAI(base_url=f'{url}/v1', api_key='unused', max_retries=0, timeout=300)
@@ -83,8 +82,7 @@ def test_answers_about_held_out_images_match_the_references(demo_server):
         assert ''.join(c.choices[0].delta.content or '' for c in stream).strip() == text
 
 
-# slow: ~1 minute (shares the server above)
-@pytest.mark.slow
+# ~1 minute (shares the server above)
 def test_eight_concurrent_clients_with_different_images(demo_server):
     url, data = demo_server
     items = _items(data, 'count', 4) + _items(data, 'color', 4)

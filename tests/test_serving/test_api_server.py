@@ -309,7 +309,7 @@ def test_bearer_token(tiny_engine):
                           max_retries=0).models.list()
 
 
-@pytest.mark.slow  # ~30 s on 2 shared cores: a fresh process imports the stack, builds a model
+# ~30 s on 2 shared cores: a fresh process imports the stack, builds a model
 def test_serve_tool_starts_on_localhost_and_answers(tmp_path):
     model = build_tiny()
     torch.save(model.state_dict(), tmp_path / 'lora.pth')

@@ -180,8 +180,7 @@ def fake_site():
     demo.close()
 
 
-# slow: ~25 s on 2 shared cores (two headless Chromium sessions, a tiny model)
-@pytest.mark.slow
+# ~25 s on 2 shared cores (two headless Chromium sessions, a tiny model)
 def test_browser_streams_text_only_and_keeps_sessions_apart(browser, fake_site, tmp_path):
     image = tmp_path / 'red.png'
     image.write_bytes(png_bytes('red'))
@@ -215,8 +214,7 @@ def test_browser_streams_text_only_and_keeps_sessions_apart(browser, fake_site, 
     assert first.upload(bad).startswith('not added: bad.png')
 
 
-# slow: about 1 to 2 minutes (the trained demo, or training it once if absent; two browsers)
-@pytest.mark.slow
+# about 1 to 2 minutes (the trained demo, or training it once if absent; two browsers)
 def test_browser_answers_about_a_held_out_image(browser, trained_demo):
     data = os.path.join(trained_demo, 'data')
     with open(os.path.join(data, 'eval_items.json')) as f:
@@ -264,8 +262,7 @@ def test_browser_answers_about_a_held_out_image(browser, trained_demo):
         demo.close()
 
 
-# slow: ~30 s (a fresh process imports torch and gradio and builds the tiny model)
-@pytest.mark.slow
+# ~30 s (a fresh process imports torch and gradio and builds the tiny model)
 def test_webui_tool_listens_on_localhost_without_a_share_link(tmp_path):
     import subprocess
     import sys
