@@ -140,7 +140,7 @@ def test_aggregate_and_table_show_mean_std_and_range():
 
 
 # ----------------------------------------------------------------------------- smoke
-@pytest.mark.slow  # a smoke demo (~1 min, shared) + 4 arms x ~12 iterations (~1.5 min)
+# a smoke demo (~1 min, shared) + 4 arms x ~12 iterations (~1.5 min); runs in CI
 def test_every_experiment_config_runs(smoke_demo, tmp_path):
     docs = tmp_path / 'docs' / 'experiments.md'
     docs.parent.mkdir()
