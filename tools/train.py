@@ -12,8 +12,8 @@ the usable cores divided by the processes of this node (``--threads`` or
 ``MMGPT_NUM_THREADS`` to override).
 
 The runner follows the config: a config with a ``strategy`` (DeepSpeed ZeRO or FSDP, e.g.
-configs/mmgpt_joint_zero2.py) runs on MMEngine's ``FlexibleRunner``; any other on
-``MMGPTRunner`` (DDP or one device).
+configs/mmgpt_joint_zero2.py) runs on ``MMGPTFlexibleRunner`` (MMEngine's
+``FlexibleRunner``); any other on ``MMGPTRunner`` (DDP or one device).
 """
 from __future__ import annotations
 
@@ -26,9 +26,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import FlexibleRunner  # noqa: E402
 
-from mmgpt.engine import MMGPTRunner  # noqa: E402
+from mmgpt.engine import MMGPTFlexibleRunner, MMGPTRunner  # noqa: E402
 from mmgpt.utils.cli import (  # noqa: E402
     add_cfg_options_argument,
     add_debug_argument,
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def build_runner(cfg: Config):
-    """``FlexibleRunner`` for a config with a ``strategy``, else ``MMGPTRunner``.
+    """``MMGPTFlexibleRunner`` for a config with a ``strategy``, else ``MMGPTRunner``.
 
     Args:
         cfg (Config): The merged config.
@@ -147,7 +146,7 @@ def build_runner(cfg: Config):
     # FlexibleRunner builds the strategy before it sets the default scope: set it first
     # so that `type='MMGPTDeepSpeedStrategy'` resolves in mmgpt's registry.
     init_default_scope(cfg.get('default_scope', 'mmgpt'))
-    return FlexibleRunner.from_cfg(cfg)
+    return MMGPTFlexibleRunner.from_cfg(cfg)
 
 
 if __name__ == '__main__':

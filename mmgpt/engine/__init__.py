@@ -10,7 +10,7 @@ from .hooks import (
 from .loops import ResumableEpochBasedTrainLoop
 from .optim import MMGPTOptimWrapperConstructor
 from .precision import cast_frozen_to, resolve_dtype
-from .runner import MMGPTRunner
+from .runner import MMGPTFlexibleRunner, MMGPTRunner
 from .schedulers import CheckpointableOneCycleLR
 from .strategies import (
                     MMGPTDeepSpeedStrategy,
@@ -23,8 +23,8 @@ from .test_loop import PredictionTestLoop, read_predictions
 from .training_state import get_rng_state, pack_message_hub, set_rng_state, unpack_message_hub
 
 __all__ = [
-    'MMGPTRunner', 'ResumableEpochBasedTrainLoop', 'MMGPTCheckpointHook', 'TokenThroughputHook',
-    'EvaluateChatHook', 'ExportWeightsHook',
+    'MMGPTRunner', 'MMGPTFlexibleRunner', 'ResumableEpochBasedTrainLoop',
+    'MMGPTCheckpointHook', 'TokenThroughputHook', 'EvaluateChatHook', 'ExportWeightsHook',
     'MMGPTOptimWrapperConstructor', 'cast_frozen_to', 'resolve_dtype', 'init_cpu_dist',
     'get_rng_state', 'set_rng_state', 'pack_message_hub', 'unpack_message_hub',
     'count_tokens', 'MMGPTDeepSpeedStrategy', 'MMGPTFSDPStrategy', 'fsdp_unit_policy',

@@ -1,4 +1,5 @@
-"""``MMGPTRunner``: MMEngine's Runner with the fixes a trainable-only model needs."""
+"""``MMGPTRunner`` and ``MMGPTFlexibleRunner``: MMEngine's runners with the fixes a
+trainable-only model and its model-declared pipeline need."""
 from __future__ import annotations
 
 import copy
@@ -6,7 +7,7 @@ import re
 
 import torch
 from mmengine.model import is_model_wrapper
-from mmengine.runner import CheckpointLoader, Runner
+from mmengine.runner import CheckpointLoader, FlexibleRunner, Runner
 
 from mmgpt.datasets import bind_model_config
 from mmgpt.models import load_weights_file
@@ -15,11 +16,29 @@ from mmgpt.registry import RUNNERS
 from .dist import init_cpu_dist
 from .resume import check_checkpoint_readable, find_resume_checkpoint
 
-__all__ = ['MMGPTRunner']
+__all__ = ['MMGPTRunner', 'MMGPTFlexibleRunner']
+
+
+class _ModelBoundDataloaders:
+    """``build_dataloader`` that binds the pipeline to the model config first.
+
+    The model config declares the tokenizer, template and vision encoder once
+    (:func:`mmgpt.datasets.bind_model_config` gives them to the pipeline), so every
+    runner that builds our datasets needs this. (MMEngine's ``build_dataloader`` is a
+    static method; its loops call it on the runner instance.)
+    """
+
+    def build_dataloader(self, dataloader, seed: int | None = None,
+                         diff_rank_seed: bool = False):
+        """Bind the pipeline to the model config, then build as MMEngine does."""
+        model_cfg = self.cfg.get('model')
+        if isinstance(dataloader, dict) and isinstance(model_cfg, dict):
+            dataloader = bind_model_config(dataloader, model_cfg)
+        return super().build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
 
 @RUNNERS.register_module()
-class MMGPTRunner(Runner):
+class MMGPTRunner(_ModelBoundDataloaders, Runner):
     """MMEngine's ``Runner`` with narrow overrides of public methods.
 
     * :meth:`load_checkpoint` (used by ``load_from`` and resume) hands the weights to
@@ -69,17 +88,6 @@ class MMGPTRunner(Runner):
         if self.distributed:
             init_cpu_dist(self.launcher)
         super().setup_env(env_cfg)
-
-    def build_dataloader(self, dataloader, seed: int | None = None,
-                         diff_rank_seed: bool = False):
-        """Bind the pipeline to the model config, then build as MMEngine does.
-
-        (MMEngine's is a static method; its loops call it on the runner instance.)
-        """
-        model_cfg = self.cfg.get('model')
-        if isinstance(dataloader, dict) and isinstance(model_cfg, dict):
-            dataloader = bind_model_config(dataloader, model_cfg)
-        return Runner.build_dataloader(dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Wrap as MMEngine does (``device_ids=None`` for DDP on CPU)."""
@@ -137,3 +145,11 @@ class MMGPTRunner(Runner):
                            map_location=map_location)
         finally:
             self.resuming = False
+
+
+@RUNNERS.register_module()
+class MMGPTFlexibleRunner(_ModelBoundDataloaders, FlexibleRunner):
+    """MMEngine's ``FlexibleRunner`` (a config with a ``strategy``: DeepSpeed, FSDP)
+    whose dataloaders get the model config's tokenizer, template and vision encoder, as
+    :class:`MMGPTRunner`'s do. Checkpoints, resume and the CPU process group are the
+    strategies' (:mod:`mmgpt.engine.strategies`)."""

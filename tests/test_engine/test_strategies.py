@@ -151,15 +151,13 @@ def test_the_tiny_model_builds_under_each_engine_config():
 def test_train_tool_picks_the_runner_from_the_config(monkeypatch):
     import importlib.util
 
-    from mmengine.runner import FlexibleRunner
-
-    from mmgpt.engine import MMGPTRunner
+    from mmgpt.engine import MMGPTFlexibleRunner, MMGPTRunner
 
     spec = importlib.util.spec_from_file_location('train_tool', REPO / 'tools' / 'train.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     picked = []
-    monkeypatch.setattr(FlexibleRunner, 'from_cfg', classmethod(
+    monkeypatch.setattr(MMGPTFlexibleRunner, 'from_cfg', classmethod(
         lambda cls, cfg: picked.append('flexible')))
     monkeypatch.setattr(MMGPTRunner, 'from_cfg', classmethod(
         lambda cls, cfg: picked.append('mmgpt')))
