@@ -1,20 +1,17 @@
 #!/usr/bin/env bash
-# Install everything (tools/setup_env.sh) and run the linter and the test suite.
-#   bash tools/run_tests.sh [pytest args]                    # every test not marked slow
-#   MMGPT_SLOW_TESTS=1 bash tools/run_tests.sh [pytest args] # the slow ones too
-# The default run (CI's) includes the `demo` tests: they check the answers of the trained
+# Install everything (tools/setup_env.sh) and run the linter and the whole test suite.
+#   bash tools/run_tests.sh [pytest args]
+#   bash tools/run_tests.sh -m "not slow and not demo"   # the quick part, ~5 min on 2 cores
+# The whole suite is CI's: about 15 minutes on 2 cores once the demo is trained, plus the
+# demo's training (about 7-10 min) on a machine where neither $MMGPT_DEMO_DIR nor
+# work_dirs/demo holds a finished demo. The `demo` tests check the answers of that trained
 # demo (evaluation, export, the web page in headless Chromium, the API with the openai
-# client), reusing $MMGPT_DEMO_DIR or work_dirs/demo when it holds a finished demo and
-# training it there once otherwise (about 8-10 min on 2 cores). `-m "not demo"` leaves
-# them out. The slow tests (smoke demos, multi-process DDP / FSDP / DeepSpeed runs,
-# determinism, experiments) add about 30-40 minutes on 2 cores.
+# client); the `slow` ones are multi-process (DDP, FSDP, DeepSpeed) or end-to-end (smoke
+# demos, chat in a terminal) runs of a few seconds to two minutes each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 echo "[tests] ruff"
 .venv/bin/ruff check --output-format concise mmgpt tools tests configs
 echo "[tests] pytest"
-if [ "${MMGPT_SLOW_TESTS:-0}" = 1 ]; then
-  exec .venv/bin/python -m pytest "$@"
-fi
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+exec .venv/bin/python -m pytest "$@"
