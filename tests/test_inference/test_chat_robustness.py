@@ -129,24 +129,27 @@ def test_too_long_message_is_refused_and_the_session_goes_on(terminal, checkpoin
     assert term.proc.wait(timeout=30) == 0
 
 
-# Slow (timing): the Ctrl-C must land while the answer streams; in a full-suite run on an
-# idle machine the tiny model's 900-token answer sometimes ends first (seen twice in CI
-# runs of this stop, never when run alone). About 12 s.
-@pytest.mark.slow
+# About 12 s. The Ctrl-C must land while the answer streams; on a busy machine the test
+# may only read 'bot> ' after the tiny model's 900 tokens have all been shown, so a try
+# whose Ctrl-C came after the answer (it then lands at the prompt) is repeated, up to 3.
 def test_ctrl_c_stops_an_answer_and_twice_at_the_prompt_quits(terminal):
     term = terminal('--max-new-tokens', '900')
-    term.send('Tell me a long story.')
-    term.expect('bot> ')
-    # Ctrl-C while the answer streams: right after 'bot> ' (900 tokens of the tiny model
-    # take about 2 s on an idle 2-core machine, longer under load; a later Ctrl-C could
-    # land after the answer has ended)
-    time.sleep(0.05)
-    term.type('\x03')
-    shown = term.expect('you> ', timeout=60)
-    assert 'answer stopped; this question is not kept' in shown
-    assert 'Traceback' not in shown
+    for attempt in range(3):
+        question = f'Tell me a long story, number {attempt}.'
+        term.send(question)
+        term.expect('bot> ')
+        time.sleep(0.05)
+        term.type('\x03')
+        shown = term.expect('you> ', timeout=60)
+        assert 'Traceback' not in shown
+        if 'answer stopped; this question is not kept' in shown:
+            break
+        # too late: the answer had ended, the Ctrl-C reached the prompt
+        assert 'press Ctrl-C again' in term.expect('you> ', timeout=30)
+    else:
+        raise AssertionError('in 3 tries the Ctrl-C never landed while an answer streamed')
     term.send('/prompt')
-    assert 'long story' not in term.expect('you> ')
+    assert question not in term.expect('you> ')
     # A SIGINT that lands between readline printing the prompt and waiting for a key is
     # only seen at the next key (CPython's readline loop); a person is never that fast.
     time.sleep(1)
