@@ -34,10 +34,11 @@ reductions, hence the weights and possibly the scores (docs/demo.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import io
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -74,6 +75,10 @@ def parse_args(argv=None):
                              'processes); the same number on the same machine gives the same '
                              'results (default: MMGPT_NUM_THREADS, else min(2, usable cores), '
                              'fixed so that two runs repeat)')
+    parser.add_argument('--verbose', action='store_true',
+                        help="show the training processes' whole output (MMEngine's "
+                             'environment, config and per-iteration log) instead of a '
+                             'progress bar; it is in each stage\'s train.log either way')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 
@@ -83,15 +88,24 @@ def banner(text: str) -> None:
     print(f'\n=== {text} ===', flush=True)
 
 
-def train(config: str, work_dir: str, options: list, threads: int | None = None) -> None:
-    """Run tools/train.py in a child process; stop the demo if it fails."""
+def train(config: str, work_dir: str, options: list, threads: int | None = None,
+          verbose: bool = False) -> None:
+    """Run tools/train.py in a child process, its output in ``work_dir/train.log`` and a
+    progress bar on the console (``verbose``: the output itself); stop the demo if it
+    fails."""
+    from mmgpt.demo.runs import TrainingFailed, run_with_progress
+
     cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), config, '--work-dir',
            work_dir] + ([f'--threads={threads}'] if threads else []) + ['--cfg-options',
                                                                       *options]
-    result = subprocess.run(cmd)
-    if result.returncode != 0:
-        raise SystemExit(f'demo.py: error: training failed ({result.returncode}): '
-                         f'{" ".join(cmd)} (hint: its error is printed above)')
+    log = os.path.join(work_dir, 'train.log')
+    try:
+        run_with_progress(cmd, log, os.path.basename(work_dir), verbose=verbose)
+    except TrainingFailed as err:
+        raise SystemExit(f'demo.py: error: {err}\n(hint: the command was {" ".join(cmd)})') \
+            from None
+    if not verbose:
+        print(f'[log: {os.path.relpath(log)}]', flush=True)
 
 
 class Demo:
@@ -110,6 +124,7 @@ class Demo:
         self.eval_per_task = 2 if args.smoke else args.eval_per_task
         self.smoke = args.smoke
         self.threads = args.threads
+        self.verbose = args.verbose
         self.force = STAGES.index(args.force) if args.force else len(STAGES)
 
     def done(self, stage: str, marker: str) -> bool:
@@ -142,7 +157,8 @@ class Demo:
         if self.done('clip', self.clip_weights):
             return
         smoke = ['train_dataloader.dataset.num_batches=5', 'default_hooks.logger.interval=1']
-        train(STAGE0_CONFIG, self.stage0, self._data_opt() + (smoke if self.smoke else []))
+        train(STAGE0_CONFIG, self.stage0, self._data_opt() + (smoke if self.smoke else []),
+              verbose=self.verbose)
 
     def train_stage1(self):
         """Stage 1: pretrain the tiny OpenFlamingo (writes its weights file)."""
@@ -151,7 +167,7 @@ class Demo:
             return
         train(STAGE1_CONFIG, self.stage1,
               [f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opt() + self._smoke_opts(), self.threads)
+              + self._data_opt() + self._smoke_opts(), self.threads, self.verbose)
 
     def train_stage2(self):
         """Stage 2: MultiModal-GPT joint LoRA tuning (writes the LoRA weights file)."""
@@ -161,7 +177,7 @@ class Demo:
         train(STAGE2_CONFIG, self.stage2,
               [f'model.pretrained={self.base_weights}',
                f'model.vision_encoder.pretrained={self.clip_weights}']
-              + self._data_opt() + self._smoke_opts(), self.threads)
+              + self._data_opt() + self._smoke_opts(), self.threads, self.verbose)
 
     def _data_opt(self) -> list:
         """The one setting that points a stage's datasets at this demo's data folder."""
@@ -228,6 +244,8 @@ class Demo:
                    f'test_evaluator.0.ann_file={self.data}/eval/keywords.json']
         options += [f'test_dataloader.dataset.datasets.{i}.data_root={self.data}/'
                     for i in range(4)]
+        if not self.verbose:  # MMEngine's environment and hook lists: --verbose shows them
+            options.append('log_level=WARNING')
         argv = [EVAL_CONFIG, weights, '--work-dir', out, '--out', preds, '--metrics-out',
                 report, '--cfg-options', *options]
         print(f'[{name}: {"stage-1 base (LoRA at identity)" if weights == "none" else weights}]',
@@ -237,7 +255,11 @@ class Demo:
             'mmgpt_test_tool', os.path.join(REPO, 'tools', 'test.py'))
         test_tool = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(test_tool)
-        test_tool.main(argv)
+        if self.verbose:
+            test_tool.main(argv)
+        else:  # its per-metric listing: the demo prints its table below (all in metrics.json)
+            with contextlib.redirect_stdout(io.StringIO()):
+                test_tool.main(argv)
         with open(report) as f:
             metrics = json.load(f)['metrics']
         return metrics, {k: p['pred_text'] for k, p in read_predictions(preds).items()}

@@ -27,13 +27,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mmgpt.demo.runs import ITER_RE  # noqa: E402
 from mmgpt.utils import atomic_write_bytes  # noqa: E402
 
 DEMO_CONFIG = 'configs/demo/stage2_mmgpt_lora.py'
@@ -71,7 +71,6 @@ BARS = {
           'acc/lang', 'strict/all'),
 }
 LOG_EVERY = 16  # iterations between logged losses (one optimizer update)
-ITER_RE = re.compile(r'Iter\(train\) \[\s*(\d+)/(\d+)\]')
 TRAINABLE_RE = re.compile(r'trainable parameters: ([\d,]+) of')
 
 
@@ -153,29 +152,18 @@ class Run:
 
     def train(self, bar_position: str) -> float:
         """Train with tools/train.py in a child process; returns the seconds taken."""
-        from tqdm import tqdm
+        from mmgpt.demo.runs import TrainingFailed, run_with_progress
 
         os.makedirs(self.dir, exist_ok=True)
         cfg = self.build_config()
         cfg.dump(self.config)
         cmd = [sys.executable, os.path.join(REPO, 'tools', 'train.py'), self.config,
                '--work-dir', self.dir]
-        start = time.perf_counter()
-        bar = tqdm(total=None, desc=f'{bar_position} {self.name} train', unit='iter',
-                   leave=False)
-        with open(self.log, 'w') as log, subprocess.Popen(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                cwd=REPO) as child:
-            for line in child.stdout:
-                log.write(line)
-                match = ITER_RE.search(line)
-                if match:
-                    bar.total = int(match.group(2))
-                    bar.update(int(match.group(1)) - bar.n)
-        bar.close()
-        if child.returncode != 0:
-            raise SystemExit(f'training {self.name} failed ({child.returncode}); see {self.log}')
-        return time.perf_counter() - start
+        try:
+            return run_with_progress(cmd, self.log, f'{bar_position} {self.name} train',
+                                     cwd=REPO, leave=False)
+        except TrainingFailed as err:
+            raise SystemExit(f'training {self.name} failed: {err}') from None
 
     def export(self) -> None:
         """The trained weights as ``lora.safetensors`` (the stage-2 config's

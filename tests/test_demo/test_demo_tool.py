@@ -34,6 +34,11 @@ def test_demo_runs_every_stage_then_reuses_and_forces(tmp_path):
         assert 0 <= row['base'] <= 1 and 0 <= row['tuned'] <= 1, task
     assert 'you> Describe the image in detail.' in out and 'bot> ' in out
     assert '[reusing' not in out
+    # the console shows a bar per training stage; MMEngine's output is in its train.log
+    assert 'System environment' not in out and 'Iter(train)' not in out
+    for stage in ('stage0', 'stage1', 'stage2'):
+        assert f'{stage}/train.log]' in out
+        assert 'Iter(train)' in (tmp_path / stage / 'train.log').read_text()
 
     stamps = {n: (tmp_path / n).stat().st_mtime_ns for n in STAGE_FILES}
     out = _demo(tmp_path, '--force', 'stage2')
