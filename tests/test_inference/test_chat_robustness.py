@@ -3,85 +3,16 @@ batch mode with bad lines, an atomic output and --resume.
 
 Each test starts tools/chat.py with the tiny random model (about 10 s on 2 cores).
 """
-import fcntl
 import json
 import os
-import pty
-import select
-import signal
 import subprocess
 import sys
-import termios
 import time
 
 import pytest
-import torch
-from PIL import Image
+from chat_fixtures import CHAT, REPO, Terminal, chat_env
 
-from mmgpt.testing import TINY_MODEL_CONFIG, build_tiny
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CHAT = os.path.join(REPO, 'tools', 'chat.py')
-
-
-@pytest.fixture(scope='module')
-def checkpoint(tmp_path_factory):
-    """A LoRA checkpoint of the tiny model with random adapters, and an image."""
-    root = tmp_path_factory.mktemp('chat15')
-    model = build_tiny()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if 'lora_B' in name:
-                p.normal_(0, 0.2)
-    torch.save(model.state_dict(), root / 'lora.pth')
-    Image.new('RGB', (40, 40), 'red').save(root / 'red.png')
-    return root, str(root / 'lora.pth')
-
-
-def _env():
-    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
-
-
-def _own_terminal():
-    """In the child: a new session whose controlling terminal is the pty (so ^C is SIGINT)."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-class Terminal:
-    """tools/chat.py on a pseudo-terminal that is its controlling terminal."""
-
-    def __init__(self, argv):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=_env(),
-                                     cwd=REPO, close_fds=True, start_new_session=True,
-                                     preexec_fn=_own_terminal)
-        os.close(slave)
-        self.buffer = ''
-
-    def expect(self, text, timeout=120):
-        end = time.time() + timeout
-        while text not in self.buffer:
-            ready, _, _ = select.select([self.master], [], [], max(0, end - time.time()))
-            if not ready:
-                raise AssertionError(f'timed out waiting for {text!r}; got:\n{self.buffer}')
-            try:
-                self.buffer += os.read(self.master, 4096).decode(errors='replace')
-            except OSError:  # the child closed the terminal
-                raise AssertionError(f'{text!r} never came; got:\n{self.buffer}') from None
-        before, _, self.buffer = self.buffer.partition(text)
-        return before
-
-    def type(self, keys):
-        os.write(self.master, keys.encode())
-
-    def send(self, line):
-        self.type(line + '\r')
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        os.close(self.master)
+from mmgpt.testing import TINY_MODEL_CONFIG
 
 
 @pytest.fixture
@@ -186,7 +117,7 @@ def test_paths_are_checked_before_the_model_is_built(checkpoint, tmp_path):
             ([TINY_MODEL_CONFIG, ckpt, '--image', str(tmp_path / 'no.png')], 'no.png'),
             ([str(tmp_path / 'no_config.py'), ckpt], 'no_config.py')]:
         out = subprocess.run([sys.executable, CHAT, *argv], capture_output=True, text=True,
-                             env=_env(), cwd=REPO, timeout=120)
+                             env=chat_env(), cwd=REPO, timeout=120)
         assert out.returncode == 2, out.stderr
         assert 'loading model' not in out.stderr and 'Traceback' not in out.stderr
         assert 'chat.py: error:' in out.stderr and expected in out.stderr
@@ -197,7 +128,7 @@ def test_truncated_checkpoint_is_named(checkpoint, tmp_path):
     bad = tmp_path / 'cut.pth'
     bad.write_bytes(open(ckpt, 'rb').read()[:2000])
     out = subprocess.run([sys.executable, CHAT, TINY_MODEL_CONFIG, str(bad)],
-                         capture_output=True, text=True, env=_env(), cwd=REPO, timeout=120)
+                         capture_output=True, text=True, env=chat_env(), cwd=REPO, timeout=120)
     assert out.returncode == 2
     assert f'checkpoint {bad} cannot be read' in out.stderr and 'loading model' not in out.stderr
 
@@ -205,7 +136,7 @@ def test_truncated_checkpoint_is_named(checkpoint, tmp_path):
 def _batch(ckpt, src, dst, *extra):
     return subprocess.run([sys.executable, CHAT, TINY_MODEL_CONFIG, ckpt, '--batch', str(src),
                            '--out', str(dst), '--max-new-tokens', '3', *extra],
-                          capture_output=True, text=True, env=_env(), cwd=REPO, timeout=300)
+                          capture_output=True, text=True, env=chat_env(), cwd=REPO, timeout=300)
 
 
 def test_batch_answers_every_line_it_can(checkpoint, tmp_path):
