@@ -18,8 +18,8 @@ from mmgpt.registry import MODELS
 from mmgpt.templates import TEMPLATES
 
 __all__ = ['TINY_MODEL_CONFIG', 'tiny_model_cfg', 'build_tiny', 'open_gates',
-           'randomize_lora', 'vl_prompt', 'template_corpus_lines', 'llama_style_tokenizer_dir',
-           'write_fixture_data']
+           'randomize_lora', 'image_sensitive_tiny', 'vl_prompt', 'template_corpus_lines',
+           'llama_style_tokenizer_dir', 'write_fixture_data']
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The tiny model's config file (in the source tree).
@@ -56,6 +56,19 @@ def randomize_lora(model, seed: int = 1, scale: float = 0.1):
         for name, p in model.named_parameters():
             if 'lora_B' in name:
                 p.copy_(torch.randn(p.shape, generator=g) * scale)
+
+
+def image_sensitive_tiny(**overrides):
+    """The tiny model with open gates and random LoRA (scale 0.5): its greedy answers
+    depend on the image, as a trained model's do.
+
+    Args:
+        **overrides: Top-level model config keys to replace (:func:`tiny_model_cfg`).
+    """
+    model = build_tiny(**overrides)
+    open_gates(model)
+    randomize_lora(model, scale=0.5)
+    return model
 
 
 def vl_prompt(model, question: str = 'What is in the picture?') -> torch.Tensor:

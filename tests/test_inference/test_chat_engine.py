@@ -5,8 +5,9 @@ from PIL import Image
 
 from mmgpt.inference import ChatEngine, GenerationOptions
 from mmgpt.templates import chat_prompt, encode_segments, render
-from mmgpt.testing import build_tiny, open_gates, randomize_lora, tiny_model_cfg
-from mmgpt.utils.image import build_image_transform
+from mmgpt.testing import (
+    image_sensitive_tiny,
+)
 
 SYSTEM = ('Below is an instruction that describes a task. Write a response that '
           'appropriately completes the request.')
@@ -14,10 +15,7 @@ SYSTEM = ('Below is an instruction that describes a task. Write a response that 
 
 @pytest.fixture(scope='module')
 def engine():
-    model = build_tiny()
-    open_gates(model)
-    randomize_lora(model, scale=0.5)
-    return ChatEngine(model, build_image_transform(tiny_model_cfg()['vision_encoder']))
+    return ChatEngine(image_sensitive_tiny())  # the tower's own preprocessing
 
 
 def _image(color):

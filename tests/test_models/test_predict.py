@@ -3,15 +3,16 @@ from mmengine.structures import BaseDataElement
 from PIL import Image
 
 from mmgpt.inference import ChatEngine, GenerationOptions
-from mmgpt.testing import build_tiny, open_gates, randomize_lora, tiny_model_cfg
+from mmgpt.testing import (
+    build_tiny,
+    image_sensitive_tiny,
+    tiny_model_cfg,
+)
 from mmgpt.utils.image import build_image_transform
 
 
 def _model():
-    model = build_tiny(generation_cfg=dict(max_new_tokens=6))
-    open_gates(model)
-    randomize_lora(model, scale=0.5)
-    return model
+    return image_sensitive_tiny(generation_cfg=dict(max_new_tokens=6))
 
 
 def _sample(transform, question, image=None, history=(), id=0):

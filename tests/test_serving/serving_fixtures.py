@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 
 from mmgpt.inference import ChatEngine
-from mmgpt.testing import build_tiny, open_gates, randomize_lora, tiny_model_cfg
-from mmgpt.utils.image import build_image_transform
+from mmgpt.testing import (
+    image_sensitive_tiny,
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CONFIG = os.path.join(REPO, 'configs', 'demo', 'stage2_mmgpt_lora.py')
@@ -27,10 +28,7 @@ COLOURS = ['red', 'blue', 'green', 'yellow', 'white', 'black', 'purple', 'orange
 @pytest.fixture(scope='session')
 def tiny_engine():
     """A tiny random engine with open gates: its greedy answers depend on the image."""
-    model = build_tiny()
-    open_gates(model)
-    randomize_lora(model, scale=0.5)
-    return ChatEngine(model, build_image_transform(tiny_model_cfg()['vision_encoder']))
+    return ChatEngine(image_sensitive_tiny())  # the tower's own preprocessing
 
 
 def png_bytes(colour: str, size=(40, 40)) -> bytes:
