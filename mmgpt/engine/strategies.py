@@ -266,7 +266,9 @@ def deepspeed_optim_wrapper(optim_wrapper: dict, ds_config: dict,
     if kind not in ('OptimWrapper', 'AmpOptimWrapper'):
         raise ValueError(f'optim_wrapper type {kind!r} cannot run under DeepSpeed: use '
                          'OptimWrapper (DeepSpeed takes over its accumulation and clipping)')
-    derived = {'gradient_accumulation_steps': int(wrapper.pop('accumulative_counts', 1))}
+    derived = {}  # what the schedule states; the rest of the DeepSpeed config stays
+    if 'accumulative_counts' in wrapper:
+        derived['gradient_accumulation_steps'] = int(wrapper.pop('accumulative_counts'))
     clip = wrapper.pop('clip_grad', None)
     if clip:
         if clip.get('type', 'norm') != 'norm' or clip.get('norm_type', 2) != 2:

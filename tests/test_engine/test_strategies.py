@@ -114,6 +114,11 @@ def test_deepspeed_wrapper_refuses_what_deepspeed_cannot_do():
                   'gradient_clipping': 1.0}
     assert wrapper == dict(type='DeepSpeedOptimWrapper', optimizer=base['optimizer'])
     assert deepspeed_optim_wrapper(wrapper, ds) == (wrapper, ds)  # already DeepSpeed's
+    # a schedule without accumulative_counts leaves the strategy's own setting alone
+    plain = dict(type='OptimWrapper', optimizer=base['optimizer'])
+    _, ds = deepspeed_optim_wrapper(plain, {'gradient_accumulation_steps': 8},
+                                    dict(gradient_accumulation_steps=8))
+    assert ds == {'gradient_accumulation_steps': 8}
 
 
 @pytest.mark.parametrize('name', ['zero2', 'zero3'])
