@@ -18,11 +18,25 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 CHAT = os.path.join(REPO, 'tools', 'chat.py')
 
 
+#: In the folder of :func:`checkpoint`: the tiny model's frozen base (the whole Flamingo).
+BASE_FILE = 'base.pt'
+
+
+def base_options(root) -> list:
+    """Arguments that give tools/chat.py the fixed base of :func:`checkpoint` (without it
+    each chat process draws its own random base, and the answers change from run to run)."""
+    return ['--cfg-options', f'model.pretrained={os.path.join(root, BASE_FILE)}']
+
+
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    """A LoRA checkpoint of the tiny model with random (trained-looking) adapters, and a
-    red and a blue image."""
+    """A LoRA checkpoint of the tiny model with random (trained-looking) adapters, its
+    frozen base (:data:`BASE_FILE`, see :func:`base_options`), and a red and a blue
+    image."""
     root = tmp_path_factory.mktemp('chat')
+    base = build_tiny(lora=None).flamingo
+    torch.save({k: v.clone() for k, v in torch.nn.Module.state_dict(base).items()},
+               root / BASE_FILE)
     model = build_tiny()
     with torch.no_grad():
         for name, p in model.named_parameters():

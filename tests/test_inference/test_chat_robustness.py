@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from chat_fixtures import CHAT, REPO, Terminal, chat_env
+from chat_fixtures import CHAT, REPO, Terminal, base_options, chat_env
 
 from mmgpt.testing import TINY_MODEL_CONFIG
 
@@ -21,7 +21,8 @@ def terminal(checkpoint):
     terms = []
 
     def start(*extra):
-        term = Terminal([sys.executable, CHAT, TINY_MODEL_CONFIG, ckpt, *extra])
+        term = Terminal([sys.executable, CHAT, TINY_MODEL_CONFIG, ckpt, *base_options(root),
+                         *extra])
         terms.append(term)
         term.expect('you> ')
         return term
